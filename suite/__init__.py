@@ -1,0 +1,4 @@
+"""neurophys-suite: fixed implementations of four families of neuro-physical algorithms, and the harness
+(registry, timing, report) that measures them beside their naive twins in `baselines`."""
+
+__version__ = "0.1.0"
