@@ -1,0 +1,122 @@
+"""The report generator and CLI, on a small fake registry (fast) and on the real one (quick mode)."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from suite import registry
+from suite.claims import CLAIMS
+from suite.cli import main
+from suite.registry import Pair, Study, StudyResult, Verdict
+from suite.report import generate
+from suite.report.collect import StepTimeout, time_limit
+
+
+def _naive_nan(x):
+    return x / (x - x)  # 0/0: NaN everywhere, the kind of failure the report must count
+
+
+def _study_ok(ctx):
+    g = ctx.generator()
+    vals = torch.rand(4, generator=g)
+    return StudyResult(table=pd.DataFrame({"k": range(4), "value": vals.tolist()}),
+                       verdicts=[Verdict("H1", "confirmed" if vals.max() < 2 else "refuted", f"max {vals.max():.3f} < 2",
+                                         float(vals.max()))], key=f"max {vals.max():.3f}")
+
+
+def _study_broken(ctx):
+    raise RuntimeError("this study is broken on purpose")
+
+
+@pytest.fixture
+def fake_registry(monkeypatch):
+    pairs = {
+        "demo.scale": Pair(name="demo.scale", naive=_naive_nan, fixed=lambda x: 2 * x,
+                           make_inputs=lambda n, dev, dt, g: (torch.randn(n, generator=g, dtype=dt).to(dev),),
+                           sizes=(64, 256), quick_sizes=(32,), oracle=lambda x: 2 * x.double(), claim="H1",
+                           devices=("cpu",), variants={"slow": lambda x: x + x},
+                           skip=lambda impl, n, dev: "too big" if impl == "slow" and n > 100 else None),
+    }
+    studies = {
+        "demo.ok": Study("demo.ok", "A working study", _study_ok, claims=("H1",)),
+        "demo.broken": Study("demo.broken", "A broken study", _study_broken, claims=("H2",)),
+    }
+    monkeypatch.setattr(registry, "_PAIRS", pairs)
+    monkeypatch.setattr(registry, "_STUDIES", studies)
+    monkeypatch.setattr(registry, "_loaded", True)
+    return pairs, studies
+
+
+def test_report_counts_nan_records_failures_and_is_complete(fake_registry, tmp_path):
+    out = tmp_path / "rep"
+    res = generate(out, devices=["cpu"], quick=True)
+    assert sorted(p.name for p in (out).iterdir()) == ["index.html", "machine.json", "results.csv", "results.json"]
+    html = (out / "index.html").read_text()
+    assert "A working study" in html and "this study is broken on purpose" in html
+    assert "data:image/png;base64," not in html or "<img" in html
+    acc = {(r["impl"]): r for r in res.accuracy}
+    assert acc["naive"]["nonfinite"] == 32 and math.isinf(acc["naive"]["rel_error"])
+    assert acc["fixed"]["rel_error"] < 1e-6 and acc["fixed"]["nonfinite"] == 0
+    data = json.loads((out / "results.json").read_text())
+    claims = {c["claim"]: c for c in data["claims"]}
+    assert set(claims) == set(CLAIMS)
+    assert claims["H1"]["verdict"] == "confirmed" and claims["H2"]["verdict"] == "not measured"
+    assert [s["error"] for s in data["studies"] if s["name"] == "demo.broken"][0].startswith("RuntimeError")
+    csv = pd.read_csv(out / "results.csv")
+    assert set(csv.kind) == {"accuracy", "speed"}
+    assert (csv[(csv.kind == "speed") & (csv.status == "ok")].median_ms > 0).all()
+    machine = json.loads((out / "machine.json").read_text())
+    assert machine["mode"] == "quick" and machine["devices"] == ["cpu"] and machine["torch"] == torch.__version__
+
+
+def test_skip_rule_is_reported_not_crashed(fake_registry, tmp_path):
+    res = generate(tmp_path / "r", devices=["cpu"], quick=False, only=["demo"])
+    slow = [r for r in res.speed if r["impl"] == "slow"]
+    assert {r["size"]: r["status"] for r in slow} == {64: "ok", 256: "skipped"}
+
+
+def test_accuracy_columns_are_reproducible(fake_registry, tmp_path):
+    a = generate(tmp_path / "a", devices=["cpu"], quick=True, speed=False)
+    b = generate(tmp_path / "b", devices=["cpu"], quick=True, speed=False)
+    assert a.accuracy == b.accuracy
+    assert [r.result.table.equals(s.result.table) for r, s in zip(a.studies, b.studies) if r.result] == [True]
+
+
+def test_failed_generation_leaves_previous_report_intact(fake_registry, tmp_path, monkeypatch):
+    out = tmp_path / "rep"
+    generate(out, devices=["cpu"], quick=True, speed=False)
+    before = (out / "index.html").read_text()
+
+    def boom(res, folder):
+        (folder / "index.html").write_text("half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("suite.report.write_all", boom)
+    with pytest.raises(OSError):
+        generate(out, devices=["cpu"], quick=True, speed=False)
+    assert (out / "index.html").read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["rep"]
+
+
+def test_time_limit_raises():
+    with pytest.raises(StepTimeout):
+        with time_limit(0.05):
+            while True:
+                torch.randn(100).sum()
+
+
+def test_cli_list_and_report(fake_registry, tmp_path, capsys):
+    assert main(["list"]) == 0
+    listed = capsys.readouterr().out
+    assert "demo.scale" in listed and "demo.ok" in listed
+    assert main(["report", "--out", str(tmp_path / "r"), "--device", "cpu", "--quick", "--only", "demo",
+                 "--silent"]) == 0
+    assert (tmp_path / "r" / "index.html").exists()
+    with pytest.raises(SystemExit, match="unknown domain"):
+        main(["report", "--only", "nosuchdomain", "--out", str(tmp_path / "x")])
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="cuda"):
+            main(["report", "--device", "cuda", "--out", str(tmp_path / "y")])
