@@ -1,0 +1,338 @@
+"""Holographic binding, the fixed way: exact circular convolution by real FFTs, unitary (phasor)
+projection with a defined zero bin, a circulant layer applied by FFT, and Generalized HRR.
+
+Conventions (research report section 2; Plate 1995; Ganesan et al. 2021; Yeung, Zou & Imani 2024):
+
+- Vectors are real, the binding dimension is the LAST one, leading dimensions broadcast.
+- `bind(x, y)_i = sum_j x_j y_{(i - j) mod d}` (circular convolution), computed as
+  `irfft(rfft(x) * rfft(y), n=d)`. Passing `n=d` is what keeps odd `d` exact: without it `irfft` assumes
+  an even length and returns `d - 1` samples.
+- dtype policy: float32 and float64 are computed natively. float16 / bfloat16 have no (CPU) FFT kernel in
+  torch, so they are UPCAST to float32 for the transform and the result is cast back to the input dtype.
+  Mixed dtypes are promoted (`torch.promote_types`). Integer, bool and complex input where a real vector is
+  expected raise `TypeError`; mismatched last dimensions raise `ValueError`.
+- Zero spectral bins: `project` maps a bin with `|X_k| = 0` to phase 0 (value 1), so the projection is
+  defined (never `0/0`) for zero-mean and all-zero vectors, and `|rfft(project(x))| == 1` in every bin.
+  Near-zero bins keep their (numerically arbitrary) phase: the projection is discontinuous there and its
+  gradient scales like `1/|X_k|`; that is a property of the map, not of the implementation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from suite.checks import check_complex, check_real, check_same_last_dim, check_tensor
+
+__all__ = [
+    "bind", "involution", "unbind", "project", "phasor_key", "phasor_bind", "random_phasor",
+    "circulant_matrix", "CirculantLinear",
+    "ghrr_random", "ghrr_bind", "ghrr_unbind", "ghrr_similarity",
+]
+
+_HALF = (torch.float16, torch.bfloat16)
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def _work_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the FFT runs in: float16/bfloat16 are upcast to float32 (no half FFT kernels on CPU)."""
+    return torch.float32 if dtype in _HALF else dtype
+
+
+def _real_one(x: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.dtype]:
+    check_real(x, name)
+    return x.to(_work_dtype(x.dtype)), x.dtype
+
+
+def _real_pair(x: torch.Tensor, y: torch.Tensor, nx: str, ny: str) -> tuple[torch.Tensor, torch.Tensor, torch.dtype]:
+    check_real(x, nx)
+    check_real(y, ny)
+    check_same_last_dim(x, y, nx, ny)
+    out = torch.promote_types(x.dtype, y.dtype)
+    work = _work_dtype(out)
+    return x.to(work), y.to(work), out
+
+
+def _inplace_ok(*ts: torch.Tensor) -> bool:
+    """In-place spectral arithmetic saves one allocation per op (page faults dominate on CPU) but is only
+    legal when autograd does not need the overwritten values."""
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in ts))
+
+
+def _mul(a: torch.Tensor, b: torch.Tensor, inplace: bool) -> torch.Tensor:
+    """a * b with broadcasting, writing into whichever operand already has the broadcast shape."""
+    if inplace:
+        shape = torch.broadcast_shapes(a.shape, b.shape)
+        if a.shape == shape:
+            return a.mul_(b)
+        if b.shape == shape:
+            return b.mul_(a)
+    return a * b
+
+
+def _fill_zero_bins(X: torch.Tensor, inplace: bool) -> torch.Tensor:
+    """Replace exactly-zero bins by 1 (phase 0): the projection's convention for an undefined phase."""
+    mask = X == 0
+    return X.masked_fill_(mask, 1) if inplace else X.masked_fill(mask, 1)
+
+
+def _unit(X: torch.Tensor, inplace: bool) -> torch.Tensor:
+    """X / |X| per bin, with zero bins mapped to 1. `torch.sgn` is a single fused kernel (|X| and the
+    division in one pass) and returns 0 only for an exact zero, which `_fill_zero_bins` removed first."""
+    X = _fill_zero_bins(X, inplace)
+    return X.sgn_() if inplace else torch.sgn(X)
+
+
+def _out(z: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return z if z.dtype == dtype else z.to(dtype)
+
+
+# --------------------------------------------------------------------------------------------- HRR
+def bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Circular convolution over the last dimension, `z_i = sum_j x_j y_{(i-j) mod d}` (report eq. 2.1).
+
+    Computed by the convolution theorem with real FFTs: `irfft(rfft(x) * rfft(y), n=d)`. Exact for every
+    `d` (odd too), commutative and associative; identity element `e_0 = (1, 0, ..., 0)`.
+    """
+    x, y, dtype = _real_pair(x, y, "x", "y")
+    d = x.shape[-1]
+    inplace = _inplace_ok(x, y)
+    Z = _mul(torch.fft.rfft(x), torch.fft.rfft(y), inplace)
+    return _out(torch.fft.irfft(Z, n=d), dtype)
+
+
+def involution(x: torch.Tensor) -> torch.Tensor:
+    """Plate's approximate inverse `x^dagger_i = x_{(-i) mod d}` (torchhd: `roll(flip(x), 1)`).
+
+    Its spectrum is `conj(rfft(x))`, so `bind(z, involution(y))` is circular correlation.
+    """
+    check_real(x, "x")
+    return torch.cat([x[..., :1], x[..., 1:].flip(-1)], dim=-1)
+
+
+def unbind(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Circular correlation, `unbind(z, y) = bind(z, involution(y))`, computed as
+    `irfft(rfft(z) * conj(rfft(y)), n=d)`.
+
+    Exact inverse of `bind(., y)` when `y` has a unit spectrum (e.g. `y = project(v)`); for other keys it
+    is Plate's noisy-but-stable approximate inverse (never divides by the spectrum).
+    """
+    z, y, dtype = _real_pair(z, y, "z", "y")
+    d = z.shape[-1]
+    inplace = _inplace_ok(z, y)
+    Z = _mul(torch.fft.rfft(z), torch.fft.rfft(y).conj(), inplace)
+    return _out(torch.fft.irfft(Z, n=d), dtype)
+
+
+def project(x: torch.Tensor) -> torch.Tensor:
+    """Unitary projection `pi(x) = irfft(X / |X|, n=d)`, `X = rfft(x)` (Ganesan et al. 2021, eq. 6).
+
+    Every bin of `rfft(pi(x))` has modulus 1 (a zero bin gets phase 0), hence `||pi(x)|| = 1`,
+    `pi(pi(x)) = pi(x)`, `bind(pi(a), involution(pi(a))) = e_0` and `||bind(pi(a), b)|| = ||b||`.
+    The DC (and, for even d, Nyquist) bin of a real vector is real, so it maps to +-1 and the spectrum
+    stays Hermitian: the output is exactly real.
+    """
+    x, dtype = _real_one(x, "x")
+    d = x.shape[-1]
+    return _out(torch.fft.irfft(_unit(torch.fft.rfft(x), _inplace_ok(x)), n=d), dtype)
+
+
+def phasor_key(y: torch.Tensor) -> torch.Tensor:
+    """The unit spectrum `rfft(project(y))` (complex, last dim `d // 2 + 1`), to cache a fixed key.
+
+    `phasor_bind(x, phasor_key(y)) == phasor_bind(x, y)` and saves one FFT per call.
+    """
+    y, _ = _real_one(y, "y")
+    return _unit(torch.fft.rfft(y), _inplace_ok(y))
+
+
+def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Phasor (unit-spectrum) binding `bind(project(x), project(y))` (report section 2.3.1).
+
+    Fused: the product of two unit phasors is the unit phasor of the product, so this projects the
+    product once, `irfft(sgn(X' * Y'), n=d)` with `X' = X` except zero bins set to 1 (the projection's
+    convention, so the result equals the unfused definition bin for bin). Two forward FFTs and one inverse,
+    instead of six for the unfused form. `y` may also be a cached key from `phasor_key` (complex, last dim
+    `d // 2 + 1`), which saves its FFT.
+
+    The output always has a unit spectrum and norm 1, whatever the scale of the inputs.
+    """
+    check_tensor(y, "y")
+    if y.is_complex():
+        x, dtype = _real_one(x, "x")
+        d = x.shape[-1]
+        if y.shape[-1] != d // 2 + 1:
+            raise ValueError(f"key y (a phasor_key) must have last dimension d // 2 + 1 = {d // 2 + 1} for "
+                             f"x of last dimension {d}, got {y.shape[-1]}")
+        inplace = _inplace_ok(x, y)
+        X = _fill_zero_bins(torch.fft.rfft(x), inplace)
+        Z = _mul(X, y.to(X.dtype), inplace)
+    else:
+        x, y, dtype = _real_pair(x, y, "x", "y")
+        d = x.shape[-1]
+        inplace = _inplace_ok(x, y)
+        X = _fill_zero_bins(torch.fft.rfft(x), inplace)
+        Y = _fill_zero_bins(torch.fft.rfft(y), inplace)
+        Z = _mul(X, Y, inplace)
+    # sgn(0) = 0 can only come from an underflowed product of two bins below ~1e-19 (float32); it leaves
+    # that bin at 0 (finite), never NaN.
+    Z = Z.sgn_() if inplace else torch.sgn(Z)
+    return _out(torch.fft.irfft(Z, n=d), dtype)
+
+
+def random_phasor(*batch: int, d: int, generator: torch.Generator | None = None,
+                  dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+    """Random real vectors with a unit spectrum: `project(N(0, 1/d))`. The phases are drawn through a real
+    vector, so the spectrum is Hermitian by construction (drawing phases bin by bin in a full complex
+    spectrum and keeping `.real` of the inverse FFT loses half the energy)."""
+    if d < 1:
+        raise ValueError(f"d must be a positive integer, got {d}")
+    dtype = dtype or torch.get_default_dtype()
+    x = torch.randn(*batch, d, generator=generator, dtype=_work_dtype(dtype))
+    return project(x.to(device) if device is not None else x).to(dtype)
+
+
+# --------------------------------------------------------------------------------------------- circulant
+def circulant_matrix(w: torch.Tensor) -> torch.Tensor:
+    """The N x N circulant matrix `C[i, j] = w[(i - j) mod N]`, so that `C @ x == bind(w, x)`.
+    For inspection and tests; `CirculantLinear` never builds it."""
+    check_real(w, "w")
+    n = w.shape[-1]
+    idx = torch.arange(n, device=w.device)
+    return w[..., (idx[:, None] - idx[None, :]) % n]
+
+
+class CirculantLinear(nn.Module):
+    """Circulant linear layer `y = w (*) x + b` applied by FFT (report section 2.3.2; Cheng et al. 2015).
+
+    `features` parameters (plus `features` for the bias) instead of `features**2`, O(N log N) time instead of
+    O(N^2). The kernel is initialised with a unit spectrum (a random orthogonal circulant), so a stack of
+    such layers neither shrinks nor grows signal and gradient norms at initialisation (claim H1). With
+    `unitary=True` the kernel is projected in every forward pass, i.e. the layer stays orthogonal by
+    construction during training (claim X1) at the price of one extra FFT of size N.
+
+    Equivalent dense weight: `circulant_matrix(self.weight)` (`y = x @ C^T + b`).
+    """
+
+    def __init__(self, features: int, bias: bool = True, *, unitary: bool = False,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+        super().__init__()
+        if not isinstance(features, int) or features < 1:
+            raise ValueError(f"features must be a positive integer, got {features!r}")
+        self.features = features
+        self.unitary = unitary
+        self.weight = nn.Parameter(torch.empty(features, device=device, dtype=dtype))
+        self.bias = nn.Parameter(torch.empty(features, device=device, dtype=dtype)) if bias else None
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        w = torch.randn(self.features, dtype=_work_dtype(self.weight.dtype), device=self.weight.device)
+        self.weight.copy_(project(w))
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(self.features)
+            self.bias.uniform_(-bound, bound)
+
+    def kernel(self) -> torch.Tensor:
+        return project(self.weight) if self.unitary else self.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_real(x, "x")
+        if x.shape[-1] != self.features:
+            raise ValueError(f"x must have last dimension features = {self.features}, got {x.shape[-1]}")
+        y = bind(x, self.kernel())
+        return y + self.bias.to(y.dtype) if self.bias is not None else y
+
+    def dense_weight(self) -> torch.Tensor:
+        return circulant_matrix(self.kernel())
+
+    def extra_repr(self) -> str:
+        return f"features={self.features}, bias={self.bias is not None}, unitary={self.unitary}"
+
+
+# --------------------------------------------------------------------------------------------- GHRR
+def _haar_unitary(n_mats: int, m: int, generator: torch.Generator | None) -> torch.Tensor:
+    """Haar-random m x m unitaries (QR of a complex Ginibre matrix with the phases of diag(R) absorbed,
+    Mezzadri 2007), drawn in complex128 on the CPU generator."""
+    g = torch.randn(n_mats, m, m, 2, generator=generator, dtype=torch.float64)
+    q, r = torch.linalg.qr(torch.complex(g[..., 0], g[..., 1]))
+    ph = torch.sgn(torch.diagonal(r, dim1=-2, dim2=-1))
+    return q * ph.unsqueeze(-2)
+
+
+def _fractional_power(u: torch.Tensor, s: float) -> torch.Tensor:
+    """u**s for unitary u via its eigendecomposition (principal angles); unitary for every s."""
+    if s == 1.0:
+        return u
+    evals, vecs = torch.linalg.eig(u)
+    theta = torch.angle(evals)
+    p = vecs @ torch.diag_embed(torch.polar(torch.ones_like(theta), s * theta)) @ torch.linalg.inv(vecs)
+    # polish back onto U(m): eig of a unitary gives (numerically) orthonormal vectors, QR removes the drift
+    q, r = torch.linalg.qr(p)
+    return q * torch.sgn(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
+
+
+def ghrr_random(*batch: int, D: int, m: int, diagonality: float = 0.0, generator: torch.Generator | None = None,
+                dtype: torch.dtype = torch.complex64, device: torch.device | str | None = None) -> torch.Tensor:
+    """Random GHRR hypervectors, shape `[*batch, D, m, m]`, each slot a unitary `a_j = Q_j^s Lambda_j`
+    (Yeung, Zou & Imani 2024): `Lambda_j` a diagonal of uniform phasors, `Q_j` Haar-random and
+    `s = 1 - diagonality`.
+
+    diagonality = 0: slots are Haar-random unitaries, binding is maximally non-commutative
+    (`E[ghrr_similarity(a*b, b*a)] = 1/m^2`); diagonality = 1: slots are diagonal (m independent FHRR
+    phasors), binding commutes. In between, `Q^s` is the fractional matrix power (eigen-angles scaled by s),
+    so commutativity rises monotonically with diagonality. m = 1 is FHRR.
+    """
+    if not (isinstance(D, int) and D >= 1 and isinstance(m, int) and m >= 1):
+        raise ValueError(f"D and m must be positive integers, got D={D!r}, m={m!r}")
+    if not (0.0 <= float(diagonality) <= 1.0):
+        raise ValueError(f"diagonality must lie in [0, 1], got {diagonality!r}")
+    if not dtype.is_complex:
+        raise TypeError(f"dtype must be complex (complex64/complex128), got {dtype}")
+    n = math.prod(batch) * D
+    phases = torch.rand(n, m, generator=generator, dtype=torch.float64) * (2 * math.pi)
+    lam = torch.polar(torch.ones_like(phases), phases)
+    s = 1.0 - float(diagonality)
+    if s == 0.0:
+        slots = torch.diag_embed(lam)
+    else:
+        q = _fractional_power(_haar_unitary(n, m, generator), s)
+        slots = q * lam.unsqueeze(-2)  # Q @ diag(lam)
+    out = slots.reshape(*batch, D, m, m).to(dtype)
+    return out.to(device) if device is not None else out
+
+
+def _check_ghrr(a: torch.Tensor, name: str) -> None:
+    check_complex(a, name, min_dim=3)
+    if a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"{name} must have shape [..., D, m, m] with square slots, got {tuple(a.shape)}")
+
+
+def _check_ghrr_pair(a: torch.Tensor, b: torch.Tensor, na: str, nb: str) -> None:
+    _check_ghrr(a, na)
+    _check_ghrr(b, nb)
+    if a.shape[-3:] != b.shape[-3:]:
+        raise ValueError(f"{na} and {nb} must have the same [D, m, m] trailing shape, got "
+                         f"{tuple(a.shape[-3:])} and {tuple(b.shape[-3:])}")
+
+
+def ghrr_bind(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """GHRR binding: slot-wise matrix product `(a * b)_j = a_j b_j` (non-commutative for m > 1)."""
+    _check_ghrr_pair(a, b, "a", "b")
+    return a @ b
+
+
+def ghrr_unbind(z: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """GHRR unbinding from the right: `z_j b_j^H`; exact (`ghrr_unbind(ghrr_bind(a, b), b) == a`) because the
+    slots are unitary."""
+    _check_ghrr_pair(z, b, "z", "b")
+    return z @ b.conj().transpose(-2, -1)
+
+
+def ghrr_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """`delta(a, b) = Re tr(sum_j a_j b_j^H) / (m D)`: 1 for a == b, ~0 for independent random vectors."""
+    _check_ghrr_pair(a, b, "a", "b")
+    D, m = a.shape[-3], a.shape[-1]
+    return (a * b.conj()).real.sum(dim=(-3, -2, -1)) / (m * D)

@@ -1,0 +1,314 @@
+"""Property tests of the holographic domain: fixed ops vs the O(d^2) definition (float64 oracle), algebraic
+laws, the projection's guarantees, GHRR, the circulant layer, bad input, and the naive ops' failures where
+the failure is the claim (NaN, lost energy, errors >= 10x)."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from baselines import holographic as nv
+from suite import holographic as hg
+
+DTYPES = [torch.float32, torch.float64]
+TOL = {torch.float32: 2e-5, torch.float64: 1e-12}
+
+dims = st.integers(min_value=1, max_value=70)  # odd and even, including d = 1, 2
+batches = st.lists(st.integers(min_value=1, max_value=3), min_size=0, max_size=2).map(tuple)
+seeds = st.integers(min_value=0, max_value=2**31 - 1)
+dtypes = st.sampled_from(DTYPES)
+scales = st.sampled_from([1.0, 1e-3, 1e3])
+
+
+def gauss(shape, seed, dtype=torch.float64, device="cpu", scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    d = shape[-1]
+    return (torch.randn(*shape, generator=g, dtype=torch.float64) * (scale / math.sqrt(d))).to(dtype).to(device)
+
+
+def rel(a, b):
+    return ((a.double() - b.double()).norm() / b.double().norm().clamp_min(1e-300)).item()
+
+
+def spectrum_mod(x):
+    return torch.fft.rfft(x.double()).abs()
+
+
+# ------------------------------------------------------------------------------------------- bind
+@given(d=dims, batch=batches, seed=seeds, dtype=dtypes)
+def test_bind_equals_direct_definition(d, batch, seed, dtype):
+    x = gauss(batch + (d,), seed, dtype)
+    y = gauss((d,), seed + 1, dtype)  # broadcast over the batch
+    ref = nv.circular_conv_direct(x.double(), y.double())
+    out = hg.bind(x, y)
+    assert out.dtype == dtype and out.shape == ref.shape
+    assert rel(out, ref) < TOL[dtype] * 10
+
+
+@given(d=dims, seed=seeds, dtype=dtypes)
+def test_bind_commutative_associative_identity(d, seed, dtype):
+    x, y, w = (gauss((2, d), seed + i, dtype) for i in range(3))
+    tol = TOL[dtype] * 10
+    assert rel(hg.bind(x, y), hg.bind(y, x)) < tol
+    assert rel(hg.bind(hg.bind(x, y), w), hg.bind(x, hg.bind(y, w))) < tol
+    e0 = torch.zeros(d, dtype=dtype)
+    e0[0] = 1
+    assert rel(hg.bind(x, e0), x) < tol
+
+
+@given(d=dims, batch=batches, seed=seeds, dtype=dtypes)
+def test_unbind_is_correlation(d, batch, seed, dtype):
+    z = gauss(batch + (d,), seed, dtype)
+    y = gauss(batch + (d,), seed + 1, dtype)
+    assert rel(hg.unbind(z, y), nv.circular_conv_direct(z.double(), hg.involution(y).double())) < TOL[dtype] * 10
+    assert torch.equal(hg.involution(hg.involution(y)), y)
+
+
+def test_bind_matches_torchhd_formula(device):
+    x, y = gauss((4, 257), 0, torch.float32, device), gauss((4, 257), 1, torch.float32, device)
+    out = hg.bind(x, y)
+    assert out.device.type == device
+    assert rel(out.cpu(), nv.bind_fft(x, y).cpu()) < 1e-5
+
+
+# ------------------------------------------------------------------------------------------- projection
+@given(d=dims, batch=batches, seed=seeds, dtype=dtypes, scale=scales)
+def test_projection_unit_spectrum_norm_idempotent(d, batch, seed, dtype, scale):
+    x = gauss(batch + (d,), seed, dtype, scale=scale)
+    p = hg.project(x)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    assert p.dtype == dtype and p.shape == x.shape
+    assert (spectrum_mod(p) - 1).abs().max().item() < tol
+    assert (p.double().norm(dim=-1) - 1).abs().max().item() < tol
+    assert rel(hg.project(p), p) < tol * 10
+
+
+@given(d=dims, seed=seeds, dtype=dtypes)
+def test_projected_key_unbinds_exactly_and_preserves_norm(d, seed, dtype):
+    a, b = gauss((3, d), seed, dtype), gauss((3, d), seed + 1, dtype)
+    pa = hg.project(a)
+    z = hg.bind(pa, b)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    assert rel(hg.unbind(z, pa), b) < tol * 10
+    assert ((z.double().norm(dim=-1) / b.double().norm(dim=-1)) - 1).abs().max().item() < tol * 10
+    e0 = torch.zeros(d, dtype=torch.float64)
+    e0[0] = 1
+    assert (hg.bind(pa, hg.involution(pa)).double() - e0).abs().max().item() < tol * 10
+
+
+@given(d=st.integers(2, 70), seed=seeds, dtype=dtypes)
+def test_projection_of_zero_mean_and_zero_input_is_finite_and_unit(d, seed, dtype):
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randint(-3, 4, (2, d), generator=g).to(dtype)
+    x = torch.stack([v[0] - v[0].roll(1), torch.zeros(d, dtype=dtype)])  # exact zero DC; all-zero vector
+    p = hg.project(x)
+    assert torch.isfinite(p).all()
+    assert (spectrum_mod(p) - 1).abs().max().item() < 1e-5
+    assert torch.isfinite(hg.phasor_bind(x, v)).all()
+    assert (spectrum_mod(hg.phasor_bind(x, v)) - 1).abs().max().item() < 1e-5
+
+
+@given(d=dims, batch=batches, seed=seeds, dtype=dtypes)
+def test_phasor_bind_equals_unfused_definition(d, batch, seed, dtype):
+    x, y = gauss(batch + (d,), seed, dtype), gauss((d,), seed + 1, dtype)
+    ref = hg.bind(hg.project(x.double()), hg.project(y.double()))
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    assert rel(hg.phasor_bind(x, y), ref) < tol * 10
+    assert rel(hg.phasor_bind(x, hg.phasor_key(y)), ref) < tol * 10
+
+
+def test_phasor_bind_zero_bins_follow_the_projection_convention():
+    # x has zero DC and a zero bin 2; the fused form must still equal bind(project(x), project(y)).
+    x = torch.tensor([1.0, 0.0, -1.0, 0.0, 1.0, 0.0, -1.0, 0.0], dtype=torch.float64)
+    y = gauss((8,), 3)
+    assert rel(hg.phasor_bind(x, y), hg.bind(hg.project(x), hg.project(y))) < 1e-12
+
+
+def test_phasor_ops_follow_device(device):
+    x, y = gauss((3, 64), 0, torch.float32, device), gauss((3, 64), 1, torch.float32, device)
+    out = hg.phasor_bind(x, y)
+    assert out.device.type == device and out.dtype == torch.float32
+    assert rel(out.cpu(), hg.bind(hg.project(x), hg.project(y)).cpu()) < 1e-5
+
+
+def test_gradients_finite_at_zero_bins():
+    x = torch.tensor([[1.0, -1.0, 2.0, -2.0, 0.0], [0.0] * 5], dtype=torch.float64, requires_grad=True)
+    y = gauss((2, 5), 0).requires_grad_(True)
+    (hg.phasor_bind(x, y) * gauss((2, 5), 1)).sum().backward()
+    assert torch.isfinite(x.grad).all() and torch.isfinite(y.grad).all()
+    x2 = x.detach().clone().requires_grad_(True)
+    hg.project(x2).pow(2).sum().backward()
+    assert torch.isfinite(x2.grad).all()
+
+
+def test_gradcheck_bind_unbind_project_phasor():
+    x, y = gauss((2, 7), 0).requires_grad_(True), gauss((2, 7), 1).requires_grad_(True)
+    for f in (hg.bind, hg.unbind, hg.phasor_bind, lambda a, b: hg.project(a) * b):
+        assert torch.autograd.gradcheck(f, (x, y))
+
+
+# ------------------------------------------------------------------------------------------- recovery
+def test_single_pair_recovery_naive_one_over_sqrt2_fixed_one():
+    d, n = 1024, 64
+    a, b = gauss((n, d), 10, torch.float32), gauss((n, d), 11, torch.float32)
+    naive = torch.nn.functional.cosine_similarity(hg.unbind(nv.bind_fft(a, b), a), b, dim=-1).mean().item()
+    pa = hg.project(a)
+    fixed = torch.nn.functional.cosine_similarity(hg.unbind(hg.bind(pa, b), pa), b, dim=-1).mean().item()
+    assert abs(naive - 1 / math.sqrt(2)) < 0.03
+    assert fixed > 1 - 1e-5
+
+
+def test_naive_projection_fails_on_zero_mean_input():
+    x = torch.tensor([[3.0, -1.0, 2.0, -4.0, 0.0, 1.0, -1.0]])  # exact zero DC bin
+    assert torch.isnan(nv.project_fft_no_guard(x)).all()  # one 0/0 bin poisons every output sample
+    assert nv.project_fft(x).norm().item() == 0.0  # nan_to_num turns the whole vector into zeros
+    assert abs(hg.project(x).norm().item() - 1) < 1e-6
+    snip = nv.project_snippet(x)
+    assert (spectrum_mod(snip)[..., 0]).item() < 1e-6  # the eps snippet leaves the zero bin at 0
+    assert abs(spectrum_mod(hg.project(x))[..., 0].item() - 1) < 1e-6
+
+
+def test_irfft_without_n_drops_a_sample_on_odd_d():
+    x = gauss((2, 9), 0, torch.float32)
+    assert nv.project_irfft_no_n(x).shape[-1] == 8
+    assert hg.project(x).shape[-1] == 9
+
+
+def test_frequency_domain_phases_lose_half_the_energy():
+    g = torch.Generator().manual_seed(0)
+    naive = nv.random_phasor_fft(2000, d=256, generator=g)
+    assert abs(naive.pow(2).sum(-1).mean().item() - 0.5) < 0.02
+    fixed = hg.random_phasor(2000, d=256, generator=g)
+    assert (fixed.norm(dim=-1) - 1).abs().max().item() < 1e-5
+
+
+def test_exact_inverse_fails_under_superposition():
+    # k = 4 key/filler pairs superposed at d = 256; clean up against a codebook of 500 fillers.
+    d, k, n, items = 256, 4, 64, 500
+    codebook = gauss((items, d), 21, torch.float64)
+    keys = gauss((n, k, d), 20, torch.float64)
+    which = torch.randint(0, items, (n, k), generator=torch.Generator().manual_seed(22))
+    z = nv.bind_fft(keys, codebook[which]).sum(1)
+
+    def accuracy(unbind):
+        out = unbind(z, keys[:, 0])
+        sims = torch.nn.functional.normalize(out, dim=-1) @ torch.nn.functional.normalize(codebook, dim=-1).T
+        return (sims.argmax(-1) == which[:, 0]).double().mean().item()
+
+    acc_exact, acc_corr = accuracy(nv.unbind_exact), accuracy(hg.unbind)
+    assert acc_corr >= 0.95 and acc_exact <= acc_corr - 0.15
+    # ... while for a single pair the exact inverse is exact (the reason people use it)
+    single = nv.unbind_exact(nv.bind_fft(keys[:, 0], codebook[which[:, 0]]), keys[:, 0])
+    assert rel(single, codebook[which[:, 0]]) < 1e-6
+
+
+# ------------------------------------------------------------------------------------------- bad input
+def test_bad_input_errors():
+    x = torch.randn(4, 8)
+    with pytest.raises(ValueError, match="last dimension"):
+        hg.bind(x, torch.randn(4, 9))
+    with pytest.raises(TypeError, match="real floating"):
+        hg.bind(x, torch.ones(4, 8, dtype=torch.int64))
+    with pytest.raises(TypeError, match="real floating"):
+        hg.project(torch.randn(8, dtype=torch.complex64))
+    with pytest.raises(TypeError, match="must be a torch.Tensor"):
+        hg.unbind(x, [1.0] * 8)
+    with pytest.raises(ValueError, match="d // 2 \\+ 1"):
+        hg.phasor_bind(x, hg.phasor_key(torch.randn(10)))
+    with pytest.raises(ValueError, match="features"):
+        hg.CirculantLinear(8)(torch.randn(2, 9))
+    with pytest.raises(ValueError, match="diagonality"):
+        hg.ghrr_random(D=4, m=2, diagonality=1.5)
+    with pytest.raises(ValueError, match="trailing shape"):
+        hg.ghrr_bind(hg.ghrr_random(D=4, m=2), hg.ghrr_random(D=4, m=3))
+    with pytest.raises(TypeError, match="complex"):
+        hg.ghrr_similarity(torch.randn(4, 2, 2), torch.randn(4, 2, 2))
+
+
+@pytest.mark.parametrize("half", [torch.float16, torch.bfloat16])
+def test_half_precision_is_upcast_and_returned_in_input_dtype(half):
+    x, y = gauss((3, 33), 0, half), gauss((3, 33), 1, half)
+    for f in (hg.bind, hg.unbind, hg.phasor_bind):
+        out = f(x, y)
+        assert out.dtype == half
+        assert rel(out, f(x.float(), y.float())) < 1e-2
+    assert hg.project(x).dtype == half
+
+
+@given(d=dims, seed=seeds, dtype=dtypes, scale=st.sampled_from([0.0, 1e-30, 1e-6, 1.0, 1e6]))
+def test_fixed_ops_never_return_nan_on_finite_input(d, seed, dtype, scale):
+    x, y = gauss((2, d), seed, dtype, scale=scale), gauss((2, d), seed + 1, dtype)
+    for out in (hg.bind(x, y), hg.unbind(x, y), hg.project(x), hg.phasor_bind(x, y), hg.phasor_bind(y, x)):
+        assert torch.isfinite(out).all()
+
+
+# ------------------------------------------------------------------------------------------- GHRR
+@pytest.mark.parametrize("m", [1, 2, 3])
+@pytest.mark.parametrize("diagonality", [0.0, 0.5, 1.0])
+def test_ghrr_exact_unbinding_and_unitarity(m, diagonality):
+    g = torch.Generator().manual_seed(m)
+    a = hg.ghrr_random(2, D=64, m=m, diagonality=diagonality, generator=g, dtype=torch.complex128)
+    b = hg.ghrr_random(2, D=64, m=m, diagonality=diagonality, generator=g, dtype=torch.complex128)
+    eye = torch.eye(m, dtype=a.dtype)
+    assert (a @ a.conj().transpose(-2, -1) - eye).abs().max().item() < 1e-12
+    assert (hg.ghrr_unbind(hg.ghrr_bind(a, b), b) - a).abs().max().item() < 1e-12
+    assert torch.allclose(hg.ghrr_similarity(a, a), torch.ones(2, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_ghrr_non_commutativity_is_one_over_m_squared(m):
+    g = torch.Generator().manual_seed(100 + m)
+    a, b = (hg.ghrr_random(D=2000, m=m, generator=g) for _ in range(2))
+    delta = hg.ghrr_similarity(hg.ghrr_bind(a, b), hg.ghrr_bind(b, a)).item()
+    assert abs(delta - 1 / m**2) < 0.04  # std of the mean over 2000 slots is ~0.01
+
+
+def test_ghrr_diagonality_controls_commutativity():
+    g = torch.Generator().manual_seed(7)
+    deltas = []
+    for dg in (0.0, 0.5, 0.9, 1.0):
+        a, b = (hg.ghrr_random(D=1000, m=3, diagonality=dg, generator=g) for _ in range(2))
+        deltas.append(hg.ghrr_similarity(hg.ghrr_bind(a, b), hg.ghrr_bind(b, a)).item())
+    assert deltas == sorted(deltas) and deltas[-1] > 1 - 1e-5 and deltas[0] < 0.2
+    # m = 1 is FHRR: commutative
+    a, b = (hg.ghrr_random(D=100, m=1, generator=g) for _ in range(2))
+    assert hg.ghrr_similarity(hg.ghrr_bind(a, b), hg.ghrr_bind(b, a)).item() > 1 - 1e-5
+
+
+# ------------------------------------------------------------------------------------------- circulant layer
+@given(d=st.integers(1, 48), batch=batches, seed=seeds, dtype=dtypes, bias=st.booleans(), unitary=st.booleans())
+def test_circulant_linear_equals_dense_circulant_matmul(d, batch, seed, dtype, bias, unitary):
+    torch.manual_seed(seed)
+    layer = hg.CirculantLinear(d, bias=bias, unitary=unitary, dtype=dtype)
+    assert sum(p.numel() for p in layer.parameters()) == d * (2 if bias else 1)
+    x = gauss(batch + (d,), seed, dtype)
+    ref = x.double() @ hg.circulant_matrix(layer.kernel().double()).T
+    if bias:
+        ref = ref + layer.bias.double()
+    out = layer(x)
+    assert out.dtype == dtype
+    assert rel(out, ref) < TOL[dtype] * 10
+    assert rel(nv.circulant_dense(x, layer.kernel()), (x @ layer.dense_weight().T)) < TOL[dtype] * 10
+
+
+def test_circulant_linear_gradcheck_float64():
+    layer = hg.CirculantLinear(9, dtype=torch.float64)
+    x = gauss((3, 9), 0).requires_grad_(True)
+    w = layer.weight.detach().clone().requires_grad_(True)
+    b = layer.bias.detach().clone().requires_grad_(True)
+
+    def f(x, w, b):
+        return hg.bind(x, w) + b
+
+    assert torch.autograd.gradcheck(f, (x, w, b))
+    u = hg.CirculantLinear(8, unitary=True, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda x: u(x), (gauss((2, 8), 1).requires_grad_(True),))
+
+
+def test_circulant_linear_init_preserves_norms_through_depth():
+    torch.manual_seed(0)
+    layers = torch.nn.Sequential(*[hg.CirculantLinear(128, bias=False) for _ in range(16)])
+    x = gauss((4, 128), 0, torch.float32)
+    assert ((layers(x).norm(dim=-1) / x.norm(dim=-1)) - 1).abs().max().item() < 1e-4
