@@ -1,0 +1,609 @@
+"""Differentiable scalar diffraction: band-limited angular spectrum, scalable angular spectrum, Fresnel,
+Fraunhofer, and exact ground truths to test them against.
+
+Conventions: SI units (metres), time dependence such that a plane wave travelling to +z is exp(+i k z),
+fields are complex tensors `[..., Ny, Nx]` on a square pitch `dx`; pixel (j, i) sits at
+x = (i - Nx // 2) dx, y = (j - Ny // 2) dy, so the optical axis is the pixel `[Ny // 2, Nx // 2]`.
+Leading dimensions are batch dimensions. Everything follows the field's device and dtype and is
+differentiable with respect to the field.
+
+Dtype rule (documented promotion): complex64/complex128 fields are used as they are; a real floating field
+(an amplitude mask) is promoted to the complex dtype of the same precision (float16/bfloat16/float32 ->
+complex64, float64 -> complex128); integer or bool fields raise TypeError.
+
+Why the fixed `asm` differs from the obvious FFT one-liner (research report section 5, ANCHORS.md):
+- zero padding (default 2x) makes the FFT's circular convolution linear over the input window;
+- the Matsushima-Shimobaba band limit (Opt. Express 17, 19662, 2009) removes the frequencies whose sampled
+  transfer-function chirp aliases: u_limit = 1 / (lambda sqrt((2 du z)^2 + 1)), du = 1 / (padded width).
+  It is the identity up to z_c ~ P dx^2 / lambda (P the padded size; 2 N dx^2 / lambda for 2x padding);
+- the phase k z sqrt(1 - s^2), s = lambda |f|, is built in float64 with the carrier k z split off
+  (k z sqrt(1 - s^2) = k z - k z s^2 / (1 + sqrt(1 - s^2))), reduced modulo 2 pi and only then cast to the
+  field's precision, so complex64 propagation keeps a ~1e-7 phase error at any k z;
+- evanescent components (s > 1) get exp(-k |z| sqrt(s^2 - 1)): they decay for both signs of z (the naive
+  complex square root makes them grow as exp(+k |z| ...) for z < 0, which overflows to Inf/NaN).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+import torch
+from torch import nn
+
+from suite.checks import check_positive, check_tensor
+
+__all__ = [
+    "OpticsValidityWarning", "asm", "Propagator", "sas", "fresnel", "fraunhofer", "transfer_function",
+    "band_limit_frequency", "critical_distance", "asm_validity", "sas_distance_limit",
+    "grid_coords", "circular_aperture", "square_aperture", "gaussian_field",
+    "circular_aperture_on_axis", "square_aperture_fresnel", "gaussian_beam_exact",
+    "rayleigh_sommerfeld_direct",
+]
+
+TWO_PI = 2.0 * math.pi
+
+# asm() keeps only the band-limited frequencies; when fewer than this many samples per axis survive the
+# band limit (~4 S^2 / (lambda z) at long distance), the result is dominated by lost bandwidth: measured on
+# the circular-aperture ground truth in suite/studies/optics.py (study optics.error_vs_distance).
+MIN_BAND_SAMPLES = 16
+
+
+class OpticsValidityWarning(UserWarning):
+    """A propagation method is used outside the distance range where it is accurate; the message names the
+    method to switch to."""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# input checks
+# ----------------------------------------------------------------------------------------------------------
+
+def _field(u, name: str = "u") -> torch.Tensor:
+    """Validate a field `[..., Ny, Nx]` and apply the documented dtype promotion."""
+    check_tensor(u, name)
+    if u.dim() < 2:
+        raise ValueError(f"{name} must be a field with at least 2 dimensions [..., Ny, Nx], got shape "
+                         f"{tuple(u.shape)}")
+    if u.is_complex():
+        return u
+    if u.dtype == torch.float64:
+        return u.to(torch.complex128)
+    if u.dtype in (torch.float16, torch.bfloat16, torch.float32):
+        return u.to(torch.complex64)
+    raise TypeError(f"{name} must be a complex field (complex64/complex128) or a real floating amplitude "
+                    f"(promoted to complex), got {u.dtype}")
+
+
+def _distance(z, name: str = "z") -> float:
+    if isinstance(z, torch.Tensor):
+        if z.numel() != 1:
+            raise ValueError(f"{name} must be a scalar distance, got a tensor of shape {tuple(z.shape)}")
+        z = z.item()
+    z = float(z)
+    if not math.isfinite(z):
+        raise ValueError(f"{name} must be a finite distance in metres, got {z!r}")
+    return z
+
+
+def _scalars(dx, wavelength, z) -> tuple[float, float, float]:
+    return check_positive(dx, "dx"), check_positive(wavelength, "wavelength"), _distance(z)
+
+
+def _padded_size(n: int, pad: float) -> int:
+    return max(int(n), int(math.ceil(pad * n)))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# sampling criteria
+# ----------------------------------------------------------------------------------------------------------
+
+def band_limit_frequency(padded_n: int, dx: float, wavelength: float, z: float) -> float:
+    """Matsushima & Shimobaba (2009) eq. (13): u_limit = 1 / (lambda sqrt((2 du z)^2 + 1)), du = 1/(P dx).
+
+    Frequencies |f_x| > u_limit have a transfer-function chirp sampled below Nyquist on the frequency grid
+    of step du; their light also leaves the padded window. Depends on |z| only.
+    """
+    du = 1.0 / (padded_n * dx)
+    return 1.0 / (wavelength * math.sqrt((2.0 * du * abs(z)) ** 2 + 1.0))
+
+
+def critical_distance(n: int, dx: float, wavelength: float, pad: float = 2) -> float:
+    """z_c: the largest |z| at which the band limit keeps the whole grid (|f| <= 1/(2 dx)).
+
+    From 1/(2 dx) <= u_limit: z_c = (P dx / 2) sqrt(4 dx^2 / lambda^2 - 1) ~ P dx^2 / lambda
+    (= 2 N dx^2 / lambda for 2x padding). For dx < lambda/2 the grid holds evanescent frequencies and the
+    band limit (at most 1/lambda) always cuts some of them: z_c = 0.
+    """
+    p = _padded_size(n, pad)
+    arg = 4.0 * dx * dx / (wavelength * wavelength) - 1.0
+    return 0.5 * p * dx * math.sqrt(arg) if arg > 0 else 0.0
+
+
+def asm_validity(shape, dx: float, wavelength: float, z: float, pad: float = 2) -> dict:
+    """Sampling diagnostics of `asm` for a grid `shape` (Ny, Nx): critical distance, how many frequency
+    samples per axis survive the band limit, and which method to use.
+
+    The research report's criterion (section 5.2.1), dx <= lambda z / (2 D), is returned for comparison as
+    `report_condition_ok` with D = the window width: it holds only for |z| >= N dx^2 / (lambda/2)... i.e.
+    it is the *opposite* of where the band-limited ASM is exact (see study optics.error_vs_distance).
+    """
+    ny, nx = int(shape[-2]), int(shape[-1])
+    samples, zc = [], []
+    for n in (ny, nx):
+        p = _padded_size(n, pad)
+        ul = band_limit_frequency(p, dx, wavelength, z)
+        nyq = 1.0 / (2.0 * dx)
+        samples.append(min(p, int(2 * math.floor(min(ul, nyq) * p * dx)) + 1))
+        zc.append(critical_distance(n, dx, wavelength, pad))
+    kept = min(samples)
+    method = "asm" if kept >= MIN_BAND_SAMPLES else "sas"
+    width = max(ny, nx) * dx
+    return {"z_c": min(zc), "band_samples": kept, "method": method,
+            "report_condition_ok": dx <= wavelength * abs(z) / (2.0 * width)}
+
+
+def sas_distance_limit(n: int, dx: float, wavelength: float) -> float:
+    """Upper distance limit of SAS (Heintzmann, Loetgering & Wechsler, Optica 10, 1407, 2023, eq. for
+    z_limit with L = N dx): z_lim = 4 L dx / (lambda (1 - 2 sqrt(2) dx / sqrt(8 dx^2 + lambda^2)))."""
+    L = n * dx
+    denom = 1.0 - 2.0 * math.sqrt(2.0) * dx / math.sqrt(8.0 * dx * dx + wavelength * wavelength)
+    return 4.0 * L * dx / (wavelength * denom) if denom > 0 else math.inf
+
+
+# ----------------------------------------------------------------------------------------------------------
+# transfer function
+# ----------------------------------------------------------------------------------------------------------
+
+def _freq_sq(ny: int, nx: int, dx: float, device) -> tuple[torch.Tensor, torch.Tensor]:
+    fy = torch.fft.fftfreq(ny, d=dx, dtype=torch.float64, device=device)
+    fx = torch.fft.fftfreq(nx, d=dx, dtype=torch.float64, device=device)
+    return fy[:, None], fx[None, :]
+
+
+def _complex_of(dtype: torch.dtype) -> torch.dtype:
+    return dtype if dtype.is_complex else (torch.complex128 if dtype == torch.float64 else torch.complex64)
+
+
+def transfer_function(shape, dx: float, wavelength: float, z: float, *, band_limit: bool = True,
+                      padded_shape=None, dtype: torch.dtype = torch.complex64, device=None) -> torch.Tensor:
+    """The angular-spectrum transfer function on an FFT-layout grid `shape` (Ny, Nx), complex `dtype`.
+
+    H = exp(i k z sqrt(1 - s^2)) for s = lambda |f| <= 1, exp(-k |z| sqrt(s^2 - 1)) for s > 1, times the
+    Matsushima-Shimobaba rectangle |f_x| <= u_limit, |f_y| <= v_limit when `band_limit` (limits computed
+    for `padded_shape`, default `shape`). Phase built in float64 without the carrier, reduced mod 2 pi.
+    """
+    dx, wavelength, z = _scalars(dx, wavelength, z)
+    ny, nx = int(shape[-2]), int(shape[-1])
+    fy, fx = _freq_sq(ny, nx, dx, device)
+    s2 = wavelength ** 2 * (fx * fx + fy * fy)
+    k = TWO_PI / wavelength
+    prop = s2 <= 1.0
+    root = torch.sqrt(torch.clamp(1.0 - s2, min=0.0))
+    # k z sqrt(1-s^2) = k z - k z s^2/(1+sqrt(1-s^2)); the carrier k z is reduced in Python double.
+    carrier = math.fmod(k * z, TWO_PI)
+    phase = torch.remainder(carrier - k * z * s2 / (1.0 + root) + math.pi, TWO_PI) - math.pi
+    decay = torch.exp(-k * abs(z) * torch.sqrt(torch.clamp(s2 - 1.0, min=0.0)))
+    amp = torch.where(prop, torch.ones_like(decay), decay)
+    phase = torch.where(prop, phase, torch.zeros_like(phase))
+    if band_limit:
+        py, px = (padded_shape if padded_shape is not None else (ny, nx))
+        vl = band_limit_frequency(int(py), dx, wavelength, z)
+        ul = band_limit_frequency(int(px), dx, wavelength, z)
+        amp = amp * ((fx.abs() <= ul) & (fy.abs() <= vl)).to(amp.dtype)
+    cdt = _complex_of(dtype)
+    rdt = torch.float64 if cdt == torch.complex128 else torch.float32
+    # cast the reduced phase (|phase| <= pi) to the working precision, then exponentiate there.
+    return torch.polar(amp.to(rdt), phase.to(rdt)).to(cdt)
+
+
+class _LRU:
+    """A tiny cache of transfer functions keyed by everything they depend on."""
+
+    def __init__(self, size: int):
+        self.size, self.data, self.builds = size, OrderedDict(), 0
+
+    def get(self, key, build):
+        if key in self.data:
+            self.data.move_to_end(key)
+            return self.data[key]
+        value = build()
+        self.builds += 1
+        self.data[key] = value
+        while len(self.data) > self.size:
+            self.data.popitem(last=False)
+        return value
+
+    def clear(self):
+        self.data.clear()
+
+
+_TF_CACHE = _LRU(4)
+
+
+def _warn_asm_validity(shape, dx, wavelength, z, pad, band_limit):
+    info = asm_validity(shape, dx, wavelength, z, pad)
+    if band_limit and info["band_samples"] < MIN_BAND_SAMPLES:
+        warnings.warn(
+            f"asm: at z = {z:.4g} m only {info['band_samples']} frequency samples per axis survive the band "
+            f"limit (critical distance z_c = {info['z_c']:.4g} m); the result has lost most of its bandwidth. "
+            f"Use suite.optics.sas (or fresnel/fraunhofer in the far field) for this distance.",
+            OpticsValidityWarning, stacklevel=3)
+    elif not band_limit and abs(z) > info["z_c"] > 0:
+        warnings.warn(
+            f"asm(band_limit=False): z = {z:.4g} m is beyond the critical distance z_c = {info['z_c']:.4g} m; "
+            f"the sampled transfer function aliases. Use band_limit=True (or sas).",
+            OpticsValidityWarning, stacklevel=3)
+
+
+def _fft2(x: torch.Tensor) -> torch.Tensor:
+    """2-D FFT as two 1-D FFTs. Why not torch.fft.fft2/ifft2: on torch 2.13.0+cpu (MKL, 2 threads) ifft2 of a
+    complex64 2048 x 2048 array returns wrong values (relative error ~1); the 1-D transforms are correct."""
+    return torch.fft.fft(torch.fft.fft(x, dim=-1), dim=-2)
+
+
+def _ifft2(x: torch.Tensor) -> torch.Tensor:
+    return torch.fft.ifft(torch.fft.ifft(x, dim=-2), dim=-1)
+
+
+def _apply(u: torch.Tensor, H: torch.Tensor, py: int, px: int) -> torch.Tensor:
+    """Zero-padded FFT convolution: the field sits in the top-left corner of a (py, px) window.
+
+    The FFT runs along x for the Ny non-zero rows first and is pruned back to Ny rows before the inverse
+    x transform, which skips a quarter of the work of a full 2-D FFT on the padded array.
+    """
+    ny, nx = u.shape[-2:]
+    U = torch.fft.fft(u, n=px, dim=-1)
+    U = torch.fft.fft(U, n=py, dim=-2)
+    V = torch.fft.ifft(U * H, dim=-2)[..., :ny, :]
+    return torch.fft.ifft(V, dim=-1)[..., :nx]
+
+
+def asm(u, dx, wavelength, z, *, pad: float = 2, band_limit: bool = True, cache: bool = True) -> torch.Tensor:
+    """Angular-spectrum propagation over distance z (either sign) of a field `[..., Ny, Nx]`.
+
+    u(z) = crop( IFFT2( H_bl(f) FFT2( zero_pad(u, pad) ) ) ), H_bl from `transfer_function` (band-limited
+    per Matsushima & Shimobaba 2009, phase accurate in complex64, evanescent decay for both signs of z).
+    Output on the input grid. `pad=1` gives the circular (unpadded) convolution. Warns
+    (OpticsValidityWarning) when the distance leaves too few band-limited samples and names `sas`.
+    Transfer functions are cached (LRU of 4) by shape/dx/wavelength/z/pad/device/dtype; `Propagator` is
+    the explicit cached module.
+    """
+    u = _field(u)
+    dx, wavelength, z = _scalars(dx, wavelength, z)
+    if not (isinstance(pad, (int, float)) and pad >= 1):
+        raise ValueError(f"pad must be a number >= 1 (1 = no padding), got {pad!r}")
+    ny, nx = u.shape[-2:]
+    py, px = _padded_size(ny, pad), _padded_size(nx, pad)
+    _warn_asm_validity((ny, nx), dx, wavelength, z, pad, band_limit)
+
+    def build():
+        return transfer_function((py, px), dx, wavelength, z, band_limit=band_limit, dtype=u.dtype,
+                                 device=u.device)
+
+    key = (py, px, dx, wavelength, z, bool(band_limit), u.dtype, u.device)
+    H = _TF_CACHE.get(key, build) if cache else build()
+    return _apply(u, H, py, px)
+
+
+class Propagator(nn.Module):
+    """`nn.Module` for repeated propagation of fields of one shape: the transfer function is built once per
+    (device, dtype) and reused (`builds` counts constructions). Changing `z` invalidates the cache.
+
+    forward(u) == asm(u, dx, wavelength, z, pad=pad, band_limit=band_limit).
+    """
+
+    def __init__(self, shape, dx: float, wavelength: float, z: float, *, pad: float = 2,
+                 band_limit: bool = True):
+        super().__init__()
+        if len(shape) != 2:
+            raise ValueError(f"shape must be (Ny, Nx), got {tuple(shape)}")
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.dx, self.wavelength, z = _scalars(dx, wavelength, z)
+        if not pad >= 1:
+            raise ValueError(f"pad must be >= 1, got {pad!r}")
+        self.pad, self.band_limit = pad, bool(band_limit)
+        self.padded = (_padded_size(self.shape[0], pad), _padded_size(self.shape[1], pad))
+        self._cache: dict = {}
+        self.builds = 0
+        self.z = z
+
+    @property
+    def z(self) -> float:
+        return self._z
+
+    @z.setter
+    def z(self, value) -> None:
+        self._z = _distance(value)
+        self._cache = {}
+        _warn_asm_validity(self.shape, self.dx, self.wavelength, self._z, self.pad, self.band_limit)
+
+    def transfer(self, device, dtype) -> torch.Tensor:
+        key = (torch.device(device), _complex_of(dtype))
+        if key not in self._cache:
+            self._cache[key] = transfer_function(self.padded, self.dx, self.wavelength, self._z,
+                                                 band_limit=self.band_limit, dtype=key[1], device=key[0])
+            self.builds += 1
+        return self._cache[key]
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        u = _field(u)
+        if tuple(u.shape[-2:]) != self.shape:
+            raise ValueError(f"u must have spatial shape {self.shape}, got {tuple(u.shape[-2:])}")
+        return _apply(u, self.transfer(u.device, u.dtype), *self.padded)
+
+    def extra_repr(self) -> str:
+        return (f"shape={self.shape}, dx={self.dx:g}, wavelength={self.wavelength:g}, z={self._z:g}, "
+                f"pad={self.pad}, band_limit={self.band_limit}")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# long distance: single-FFT Fresnel, Fraunhofer, scalable angular spectrum
+# ----------------------------------------------------------------------------------------------------------
+
+def _centered(n: int, step: float, device) -> torch.Tensor:
+    return (torch.arange(n, dtype=torch.float64, device=device) - n // 2) * step
+
+
+def _chirp(n: int, step: float, k: float, z: float, rdt, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """exp(i k (x^2 + y^2) / (2 z)) on a centred (n, n) grid, phase reduced mod 2 pi in float64."""
+    x = _centered(n, step, device)
+    phi = torch.remainder(k * x * x / (2.0 * z), TWO_PI)
+    c = torch.polar(torch.ones_like(phi), phi)
+    return c[:, None], c[None, :]
+
+
+def _square(u: torch.Tensor, fn: str) -> int:
+    ny, nx = u.shape[-2:]
+    if ny != nx:
+        raise ValueError(f"{fn} needs a square field [..., N, N], got spatial shape {(ny, nx)}")
+    return nx
+
+
+def _embed(u: torch.Tensor, p: int) -> torch.Tensor:
+    """Zero-pad an (n, n) field into a centred (p, p) window (optical axis stays at index p // 2)."""
+    n = u.shape[-1]
+    lo = p // 2 - n // 2
+    return torch.nn.functional.pad(u, (lo, p - n - lo, lo, p - n - lo))
+
+
+def _fresnel_transform(g: torch.Tensor, n: int, dx: float, wavelength: float, z: float,
+                       with_input_chirp: bool) -> tuple[torch.Tensor, float]:
+    """One-step Fresnel transform of a centred (p, p) field, cropped to the central n x n.
+
+    U(x') = exp(ikz)/(i lambda z) exp(ik x'^2/(2z)) sum g(x) exp(ik x^2/(2z)) exp(-i 2pi x x'/(lambda z)) dx^2,
+    x' on the pitch lambda z / (p dx) (Goodman, Introduction to Fourier Optics, eq. 4-17). Without the input
+    chirp it is the Fraunhofer transform (Goodman eq. 4-25).
+    """
+    p = g.shape[-1]
+    k = TWO_PI / wavelength
+    dq = wavelength * z / (p * dx)
+    rdt = g.real.dtype
+    if with_input_chirp:
+        cy, cx = _chirp(p, dx, k, z, rdt, g.device)
+        g = g * (cy * cx).to(g.dtype)
+    lo = p // 2 - n // 2
+    G = torch.fft.fftshift(_fft2(torch.fft.ifftshift(g, dim=(-2, -1))), dim=(-2, -1))
+    G = G[..., lo:lo + n, lo:lo + n]
+    oy, ox = _chirp(n, dq, k, z, rdt, g.device)
+    pre = complex(np.exp(1j * math.fmod(k * z, TWO_PI)) / (1j * wavelength * z)) * dx * dx
+    return G * (oy * ox * pre).to(g.dtype), dq
+
+
+def fresnel(u, dx, wavelength, z, *, pad: int = 2) -> tuple[torch.Tensor, float]:
+    """Single-FFT Fresnel propagation (paraxial impulse response), returns (field, dx_out) with
+    dx_out = lambda z / (pad N dx). Accurate in the Fresnel regime (z^3 >> pi ((x - xi)^2 + ...)^2/(4 lambda)),
+    i.e. at long distance; square fields, z > 0."""
+    u = _field(u)
+    dx, wavelength, z = _scalars(dx, wavelength, z)
+    if z <= 0:
+        raise ValueError(f"fresnel needs z > 0 (forward propagation), got {z}; use asm for z <= 0")
+    n = _square(u, "fresnel")
+    return _fresnel_transform(_embed(u, int(pad) * n), n, dx, wavelength, z, True)
+
+
+def fraunhofer(u, dx, wavelength, z, *, pad: int = 2) -> tuple[torch.Tensor, float]:
+    """Fraunhofer (far-field) propagation: the Fresnel transform without the input chirp, valid for
+    z >> k (aperture radius)^2 / 2. Returns (field, dx_out = lambda z / (pad N dx))."""
+    u = _field(u)
+    dx, wavelength, z = _scalars(dx, wavelength, z)
+    if z <= 0:
+        raise ValueError(f"fraunhofer needs z > 0, got {z}")
+    n = _square(u, "fraunhofer")
+    return _fresnel_transform(_embed(u, int(pad) * n), n, dx, wavelength, z, False)
+
+
+def _sas_precompensation(p: int, dx: float, wavelength: float, z: float, dtype, device) -> torch.Tensor:
+    """SAS pre-compensation (Heintzmann et al. 2023, eqs. for H_AS / H_Fr and the anti-aliasing window W):
+    W exp(i k z (sqrt(1 - s^2) - (1 - s^2/2))), written cancellation-free as -k z s^4 / (2 (1 + sqrt)^2).
+    W: c_x^2 (1 + t_x^2)/t_x^2 + c_y^2 <= 1 and the same with x <-> y, c = lambda f, t = L/(2z) + |c|,
+    L = p dx the padded width."""
+    fy, fx = _freq_sq(p, p, dx, device)
+    cx, cy = wavelength * fx, wavelength * fy
+    s2 = cx * cx + cy * cy
+    root = torch.sqrt(torch.clamp(1.0 - s2, min=0.0))
+    k = TWO_PI / wavelength
+    phase = torch.remainder(-k * z * s2 * s2 / (2.0 * (1.0 + root) ** 2), TWO_PI)
+    L = p * dx
+    tx, ty = L / (2.0 * z) + cx.abs(), L / (2.0 * z) + cy.abs()
+    W = ((cx ** 2 * (1 + tx ** 2) / tx ** 2 + cy ** 2 <= 1) & (cy ** 2 * (1 + ty ** 2) / ty ** 2 + cx ** 2 <= 1)
+         & (s2 <= 1))
+    cdt = _complex_of(dtype)
+    rdt = torch.float64 if cdt == torch.complex128 else torch.float32
+    return torch.polar(W.to(rdt), phase.to(rdt)).to(cdt)
+
+
+def sas(u, dx, wavelength, z) -> tuple[torch.Tensor, float]:
+    """Scalable angular spectrum (Heintzmann, Loetgering & Wechsler, Optica 10, 1407, 2023).
+
+    Pad 2x; multiply the spectrum by the (anti-aliased) ratio of the angular-spectrum and Fresnel transfer
+    functions; then a one-step Fresnel transform (chirp, FFT). Returns (field [..., N, N], dx_out) with
+    dx_out = lambda z / (2 N dx): the output grid scales with z, so long distances cost three FFTs.
+    Valid for z_c ~ 2 N dx^2 / lambda <= z <= `sas_distance_limit`; outside it warns naming `asm`
+    (short distance) or `fraunhofer`/`fresnel` (beyond the limit).
+    """
+    u = _field(u)
+    dx, wavelength, z = _scalars(dx, wavelength, z)
+    if z <= 0:
+        raise ValueError(f"sas needs z > 0 (it magnifies the grid with z), got {z}; use asm for z <= 0")
+    n = _square(u, "sas")
+    p = 2 * n
+    zc = critical_distance(n, dx, wavelength, 2)
+    if z < zc:
+        warnings.warn(f"sas: z = {z:.4g} m is shorter than z_c = {zc:.4g} m, where the output pitch "
+                      f"{wavelength * z / (p * dx):.3g} m is finer than needed and the Fresnel chirp of the padded "
+                      f"window aliases; use suite.optics.asm (exact there).", OpticsValidityWarning, stacklevel=2)
+    zl = sas_distance_limit(n, dx, wavelength)
+    if z > zl:
+        warnings.warn(f"sas: z = {z:.4g} m is beyond the SAS limit {zl:.4g} m; use suite.optics.fresnel or "
+                      f"fraunhofer.", OpticsValidityWarning, stacklevel=2)
+    g = _embed(u, p)
+    key = ("sas", p, dx, wavelength, z, u.dtype, u.device)
+    dH = _TF_CACHE.get(key, lambda: _sas_precompensation(p, dx, wavelength, z, u.dtype, u.device))
+    g = _ifft2(_fft2(g) * dH)
+    return _fresnel_transform(g, n, dx, wavelength, z, True)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# grids, apertures (area-weighted) and exact ground truths (float64 / complex128)
+# ----------------------------------------------------------------------------------------------------------
+
+def grid_coords(n: int, dx: float, *, dtype=torch.float64, device=None) -> torch.Tensor:
+    """Pixel-centre coordinates (i - n // 2) dx, so index n // 2 is the optical axis."""
+    return _centered(int(n), float(dx), device).to(dtype)
+
+
+def circular_aperture(n: int, dx: float, radius: float, *, supersample: int = 32, dtype=torch.complex128,
+                      device=None) -> torch.Tensor:
+    """Uniformly lit circle of `radius`: each pixel holds the fraction of its area inside the circle
+    (edge pixels by `supersample`^2 sub-samples), so the sampled aperture has the right area and centroid."""
+    x = grid_coords(n, dx, device=device)
+    r = torch.sqrt(x[:, None] ** 2 + x[None, :] ** 2)
+    inside = (r <= radius - dx / math.sqrt(2)).to(torch.float64)
+    edge = (r > radius - dx / math.sqrt(2)) & (r < radius + dx / math.sqrt(2))
+    idx = edge.nonzero(as_tuple=True)
+    s = (torch.arange(supersample, dtype=torch.float64, device=device) + 0.5) / supersample - 0.5
+    sy = x[idx[0]][:, None, None] + dx * s[None, :, None]
+    sx = x[idx[1]][:, None, None] + dx * s[None, None, :]
+    frac = ((sy ** 2 + sx ** 2) <= radius ** 2).to(torch.float64).mean(dim=(-2, -1))
+    inside[idx] = frac
+    return inside.to(dtype)
+
+
+def square_aperture(n: int, dx: float, half_width: float, *, dtype=torch.complex128, device=None) -> torch.Tensor:
+    """Uniformly lit square |x|, |y| <= half_width with exact area weights (separable 1-D overlaps)."""
+    x = grid_coords(n, dx, device=device)
+    w = torch.clamp(torch.minimum(x + dx / 2, torch.tensor(half_width, dtype=torch.float64, device=device))
+                    - torch.maximum(x - dx / 2, torch.tensor(-half_width, dtype=torch.float64, device=device)),
+                    min=0.0) / dx
+    return (w[:, None] * w[None, :]).to(dtype)
+
+
+def gaussian_field(n: int, dx: float, waist: float, *, dtype=torch.complex128, device=None) -> torch.Tensor:
+    """exp(-(x^2 + y^2) / waist^2) on the centred grid."""
+    x = grid_coords(n, dx, device=device)
+    return torch.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / waist ** 2).to(dtype)
+
+
+def circular_aperture_on_axis(z, radius: float, wavelength: float):
+    """Exact on-axis field behind a unit plane wave through a circle of `radius`, first Rayleigh-Sommerfeld:
+    U(0, 0, z) = e^{ikz} - (z/R) e^{ikR}, R = sqrt(z^2 + a^2) (e.g. Osterberg & Smith 1961), written
+    cancellation-free as e^{ikz} (1 - (z/R) e^{ik a^2/(R + z)}). Accepts floats or arrays; complex128."""
+    radius, wavelength = check_positive(radius, "radius"), check_positive(wavelength, "wavelength")
+    zt = torch.as_tensor(z, dtype=torch.float64)
+    if bool((zt <= 0).any()):
+        raise ValueError("z must be > 0 for the on-axis ground truth")
+    k = TWO_PI / wavelength
+    R = torch.sqrt(zt * zt + radius * radius)
+    carrier = torch.remainder(k * zt, TWO_PI)
+    inner = torch.remainder(k * radius * radius / (R + zt), TWO_PI)
+    one = torch.ones_like(zt)
+    return torch.polar(one, carrier) * (1 - (zt / R) * torch.polar(one, inner))
+
+
+def square_aperture_fresnel(x, y, z: float, half_width: float, wavelength: float) -> torch.Tensor:
+    """Fresnel-approximation field of a unit plane wave through the square |xi|, |eta| <= half_width:
+    U = e^{ikz} / (2i) F(x) F(y), F(x) = [C(a2) - C(a1)] + i [S(a2) - S(a1)],
+    a1 = -sqrt(2/(lambda z)) (w + x), a2 = sqrt(2/(lambda z)) (w - x) (Goodman 4.3; scipy.special.fresnel
+    returns (S, C)). Exact for the Fresnel propagator, so it is the oracle of `fresnel`. complex128."""
+    from scipy.special import fresnel as fresnel_integrals
+
+    z = _distance(z)
+    k = TWO_PI / wavelength
+    scale = math.sqrt(2.0 / (wavelength * z))
+
+    def F(v):
+        v = np.asarray(torch.as_tensor(v, dtype=torch.float64).cpu())
+        s2, c2 = fresnel_integrals(scale * (half_width - v))
+        s1, c1 = fresnel_integrals(-scale * (half_width + v))
+        return (c2 - c1) + 1j * (s2 - s1)
+
+    fx, fy = F(x), F(y)
+    out = np.exp(1j * math.fmod(k * z, TWO_PI)) / 2j * fy[:, None] * fx[None, :]
+    return torch.from_numpy(out)
+
+
+def gaussian_beam_exact(r, z: float, waist: float, wavelength: float, *, nodes_per_panel: int = 16) -> torch.Tensor:
+    """Exact (non-paraxial, scalar) field at radius r and distance z of u0 = exp(-r^2/w0^2), by its
+    angular-spectrum (Hankel) integral:
+    U(r, z) = 2 pi int_0^inf A(rho) J0(2 pi rho r) exp(i 2 pi z sqrt(1/lambda^2 - rho^2)) rho d rho,
+    A(rho) = pi w0^2 exp(-pi^2 w0^2 rho^2), by composite Gauss-Legendre quadrature with panels short enough
+    for the integrand's oscillation. Needs waist >= 2 lambda (spectrum negligible beyond 1/lambda).
+    Evaluated once per distinct radius; complex128 of r's shape."""
+    from scipy.special import j0
+
+    waist, wavelength = check_positive(waist, "waist"), check_positive(wavelength, "wavelength")
+    if waist < 2 * wavelength:
+        raise ValueError("gaussian_beam_exact needs waist >= 2 * wavelength (evanescent part neglected)")
+    z = _distance(z)
+    r = np.asarray(torch.as_tensor(r, dtype=torch.float64).cpu())
+    ru, inv = np.unique(np.round(r, 15), return_inverse=True)
+    rho_max = min(7.0 / (math.pi * waist), 1.0 / wavelength)
+    k = TWO_PI / wavelength
+    s2max = (wavelength * rho_max) ** 2
+    total_phase = abs(k * z) * s2max / (1 + math.sqrt(1 - s2max)) + TWO_PI * rho_max * float(ru.max(initial=0))
+    panels = int(total_phase / math.pi) + 16
+    t, w = np.polynomial.legendre.leggauss(nodes_per_panel)
+    edges = np.linspace(0.0, rho_max, panels + 1)
+    h = np.diff(edges)[:, None]
+    rho = (edges[:-1, None] + 0.5 * h * (t[None, :] + 1)).ravel()
+    wts = (0.5 * h * w[None, :]).ravel()
+    s2 = (wavelength * rho) ** 2
+    phase = np.mod(-k * z * s2 / (1 + np.sqrt(1 - s2)), TWO_PI)
+    spec = TWO_PI * math.pi * waist ** 2 * np.exp(-(math.pi * waist * rho) ** 2) * rho * wts * np.exp(1j * phase)
+    out = np.empty(ru.shape, dtype=np.complex128)
+    for i in range(0, ru.size, 512):  # chunks bound the (radii x nodes) Bessel table
+        out[i:i + 512] = j0(TWO_PI * ru[i:i + 512, None] * rho[None, :]) @ spec
+    out = out * np.exp(1j * math.fmod(k * z, TWO_PI))
+    return torch.from_numpy(out[inv].reshape(r.shape))
+
+
+def rayleigh_sommerfeld_direct(u, dx, wavelength, z) -> torch.Tensor:
+    """Brute-force first Rayleigh-Sommerfeld sum on the input grid (complex128, O(N^4): small grids):
+    U(x) = sum_xi u(xi) h(x - xi) dx^2, h = (1/2pi) (z/r^2) (1/r - ik) e^{ikr}, r = sqrt(|x - xi|^2 + z^2).
+    The kernel is tabulated on the (2N-1)^2 offsets and summed by a direct (non-FFT) correlation."""
+    u = _field(u).to(torch.complex128)
+    dx, wavelength, z = _scalars(dx, wavelength, z)
+    if z == 0:
+        return u.clone()
+    ny, nx = u.shape[-2:]
+    k = TWO_PI / wavelength
+    oy = (torch.arange(-(ny - 1), ny, dtype=torch.float64, device=u.device) * dx)[:, None]
+    ox = (torch.arange(-(nx - 1), nx, dtype=torch.float64, device=u.device) * dx)[None, :]
+    r = torch.sqrt(oy ** 2 + ox ** 2 + z * z)
+    h = (z / (TWO_PI * r * r)) * torch.complex(1.0 / r, -k * torch.ones_like(r)) \
+        * torch.polar(torch.ones_like(r), torch.remainder(k * r, TWO_PI)) * dx * dx
+    batch = u.shape[:-2]
+    x = u.reshape(-1, 1, ny, nx)
+    # conv2d correlates: out[i] = sum_m x[m] K[m - i + (N-1)]; flipping h turns it into the convolution.
+    K = torch.flip(h, dims=(0, 1))[None, None]
+    pad = (nx - 1, nx - 1, ny - 1, ny - 1)
+    xr, xi = x.real, x.imag
+    Kr, Ki = K.real.contiguous(), K.imag.contiguous()
+
+    def conv(a, b):
+        return torch.nn.functional.conv2d(torch.nn.functional.pad(a, pad), b)
+
+    out = torch.complex(conv(xr, Kr) - conv(xi, Ki), conv(xr, Ki) + conv(xi, Kr))
+    return out.reshape(*batch, ny, nx)
