@@ -1,0 +1,28 @@
+"""Naive integrator: explicit (forward) Euler, the obvious way to step Hamilton's equations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from suite.symplectic import _check_integrator_args
+
+
+def euler(grad_potential: Callable[[torch.Tensor], torch.Tensor], q0: torch.Tensor, p0: torch.Tensor,
+          h: float, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Explicit Euler for H = |p|^2/2 + V(q): q_{n+1} = q_n + h p_n, p_{n+1} = p_n - h grad V(q_n).
+
+    The textbook first step of every ODE course (and what "x = x + dt * f(x)" in a training loop does).
+    Not symplectic: on the harmonic oscillator |q|^2 + |p|^2 grows by exactly (1 + h^2) per step, so the
+    energy error grows geometrically, not linearly; and running it back with -p does not retrace the path.
+    Same signature and return layout as `suite.symplectic.leapfrog`.
+    """
+    _check_integrator_args(q0, p0, h, steps)
+    qs, ps = [q0], [p0]
+    q, p = q0, p0
+    for _ in range(steps):
+        q, p = q + h * p, p - h * grad_potential(q)
+        qs.append(q)
+        ps.append(p)
+    return torch.stack(qs), torch.stack(ps)

@@ -1,0 +1,249 @@
+"""Symplectic integration: Stormer-Verlet (leapfrog), three test Hamiltonians, and SympNets.
+
+Separable Hamiltonians with unit mass, H(q, p) = |p|^2 / 2 + V(q); positions and momenta `[..., n]` (the
+last dim holds the n degrees of freedom, leading dims are a batch). Sources: Hairer, Lubich, Wanner,
+"Geometric Numerical Integration" (2006), sec. I.1 and VI.3 (Stormer-Verlet is symplectic, symmetric,
+second order); Jin, Zhang, Zhu, Tang, Karniadakis 2020, "SympNets" (Neural Networks 132), sec. 3.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from suite.checks import check_finite, check_real
+
+__all__ = [
+    "leapfrog", "HarmonicOscillator", "Pendulum", "Kepler",
+    "LinearModule", "ActivationModule", "GradientModule", "LASympNet", "GSympNet", "symplectic_form",
+]
+
+
+def _check_integrator_args(q0, p0, h, steps) -> None:
+    check_real(q0, "q0")
+    check_real(p0, "p0")
+    if q0.shape != p0.shape:
+        raise ValueError(f"q0 and p0 must have the same shape, got {tuple(q0.shape)} and {tuple(p0.shape)}")
+    check_finite(q0, "q0")
+    check_finite(p0, "p0")
+    if isinstance(h, torch.Tensor):
+        raise TypeError("h must be a Python number (a fixed step size)")
+    if not isinstance(h, (int, float)) or not math.isfinite(h) or h == 0:
+        raise ValueError(f"h must be a finite non-zero number (negative runs backwards), got {h!r}")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+
+
+def leapfrog(grad_potential: Callable[[torch.Tensor], torch.Tensor], q0: torch.Tensor, p0: torch.Tensor,
+             h: float, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stormer-Verlet, kick-drift-kick, unit mass (Hairer-Lubich-Wanner eq. I.1.17):
+
+        p_{1/2} = p_n - h/2 grad V(q_n);  q_{n+1} = q_n + h p_{1/2};  p_{n+1} = p_{1/2} - h/2 grad V(q_{n+1}).
+
+    Symplectic, time-symmetric (running with -p, or with -h, retraces the path), second order; one force
+    evaluation per step (the closing half-kick's force is reused by the next opening half-kick).
+    Returns the trajectories `(q, p)`, each `[steps + 1, *q0.shape]`, element 0 being `(q0, p0)`.
+    """
+    _check_integrator_args(q0, p0, h, steps)
+    qs, ps = [q0], [p0]
+    q, p = q0, p0
+    force = grad_potential(q)
+    half = 0.5 * h
+    for _ in range(steps):
+        p_half = p - half * force
+        q = q + h * p_half
+        force = grad_potential(q)
+        p = p_half - half * force
+        qs.append(q)
+        ps.append(p)
+    return torch.stack(qs), torch.stack(ps)
+
+
+class HarmonicOscillator:
+    """H = |p|^2 / 2 + omega^2 |q|^2 / 2; exact flow is a rotation with angular frequency omega.
+
+    Leapfrog conserves the modified energy |p|^2/2 + (1 - h^2 omega^2/4) omega^2 |q|^2/2 exactly, so
+    |H_n - H_0| <= h^2 omega^2 H_0 / (4 - h^2 omega^2) for h omega < 2; explicit Euler multiplies H by
+    (1 + h^2 omega^2) every step.
+    """
+
+    def __init__(self, omega: float = 1.0):
+        if not (isinstance(omega, (int, float)) and math.isfinite(omega) and omega > 0):
+            raise ValueError(f"omega must be a finite positive number, got {omega!r}")
+        self.omega = float(omega)
+
+    def potential(self, q: torch.Tensor) -> torch.Tensor:
+        return 0.5 * self.omega ** 2 * (q * q).sum(-1)
+
+    def grad_potential(self, q: torch.Tensor) -> torch.Tensor:
+        return self.omega ** 2 * q
+
+    def energy(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (p * p).sum(-1) + self.potential(q)
+
+    def exact(self, q0: torch.Tensor, p0: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """The exact flow at time t: q = q0 cos(w t) + p0 sin(w t) / w, p = -q0 w sin(w t) + p0 cos(w t)."""
+        w = self.omega
+        c, s = math.cos(w * t), math.sin(w * t)
+        return q0 * c + p0 * (s / w), -q0 * (w * s) + p0 * c
+
+
+class Pendulum:
+    """Mathematical pendulum H = p^2 / 2 - cos q (SympNets' first test problem), per degree of freedom."""
+
+    def potential(self, q: torch.Tensor) -> torch.Tensor:
+        return (-torch.cos(q)).sum(-1)
+
+    def grad_potential(self, q: torch.Tensor) -> torch.Tensor:
+        return torch.sin(q)
+
+    def energy(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (p * p).sum(-1) + self.potential(q)
+
+
+class Kepler:
+    """Two-body problem in the plane, H = |p|^2 / 2 - 1 / |q|, q and p `[..., 2]` (HLW sec. I.2.3).
+
+    `initial(e)` starts at pericentre with eccentricity e: q = (1 - e, 0), p = (0, sqrt((1 + e)/(1 - e))),
+    so H = -1/2, period 2 pi, angular momentum L = sqrt(1 - e^2). The force is central, so every kick and
+    every drift of leapfrog preserves L = q x p exactly (up to round-off).
+    """
+
+    def potential(self, q: torch.Tensor) -> torch.Tensor:
+        return -1.0 / torch.linalg.vector_norm(q, dim=-1)
+
+    def grad_potential(self, q: torch.Tensor) -> torch.Tensor:
+        r = torch.linalg.vector_norm(q, dim=-1, keepdim=True)
+        return q / r ** 3
+
+    def energy(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (p * p).sum(-1) + self.potential(q)
+
+    @staticmethod
+    def angular_momentum(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return q[..., 0] * p[..., 1] - q[..., 1] * p[..., 0]
+
+    @staticmethod
+    def initial(e: float = 0.6, *, dtype: torch.dtype = torch.float64,
+                device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        if not (0 <= e < 1):
+            raise ValueError(f"eccentricity e must lie in [0, 1), got {e!r}")
+        q0 = torch.tensor([1.0 - e, 0.0], dtype=dtype, device=device)
+        p0 = torch.tensor([0.0, math.sqrt((1.0 + e) / (1.0 - e))], dtype=dtype, device=device)
+        return q0, p0
+
+
+# ------------------------------------------------------------------------------------------- SympNets
+
+def symplectic_form(n: int, *, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
+    """Omega = [[0, I], [-I, 0]] for the phase-space layout x = (q, p), q and p in R^n."""
+    eye = torch.eye(n, dtype=dtype, device=device)
+    zero = torch.zeros(n, n, dtype=dtype, device=device)
+    return torch.cat([torch.cat([zero, eye], 1), torch.cat([-eye, zero], 1)], 0)
+
+
+def _split(x: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    if x.shape[-1] != 2 * n:
+        raise ValueError(f"x must have last dimension 2 * dim = {2 * n} (q then p), got {x.shape[-1]}")
+    return x[..., :n], x[..., n:]
+
+
+class LinearModule(nn.Module):
+    """Linear symplectic shear (SympNets sec. 3.1): 'up' p <- p + S q, 'low' q <- q + S p, S = A + A^T.
+
+    Jacobian [[I, 0], [S, I]] (or its transpose) with S symmetric, so J^T Omega J = Omega for every A.
+    `sublayers` shears alternate up/low, then a bias is added (translations are symplectic).
+    """
+
+    def __init__(self, dim: int, sublayers: int = 2, up_first: bool = True):
+        super().__init__()
+        self.dim, self.up_first = dim, up_first
+        self.A = nn.Parameter(torch.randn(sublayers, dim, dim) * 0.01)
+        self.bias = nn.Parameter(torch.zeros(2 * dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, p = _split(x, self.dim)
+        for i, a in enumerate(self.A):
+            S = a + a.T
+            if (i % 2 == 0) == self.up_first:
+                p = p + q @ S
+            else:
+                q = q + p @ S
+        return torch.cat([q, p], dim=-1) + self.bias
+
+
+class ActivationModule(nn.Module):
+    """Activation shear (SympNets sec. 3.1): 'up' p <- p + a * sigma(q), 'low' q <- q + a * sigma(p).
+
+    Jacobian block diag(a sigma'(q)) is symmetric, so the map is symplectic for every a.
+    """
+
+    def __init__(self, dim: int, up: bool = True, activation: Callable = torch.tanh):
+        super().__init__()
+        self.dim, self.up, self.activation = dim, up, activation
+        self.a = nn.Parameter(torch.randn(dim) * 0.01)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, p = _split(x, self.dim)
+        if self.up:
+            p = p + self.a * self.activation(q)
+        else:
+            q = q + self.a * self.activation(p)
+        return torch.cat([q, p], dim=-1)
+
+
+class GradientModule(nn.Module):
+    """Gradient shear (G-SympNet, SympNets sec. 3.2): 'up' p <- p + K^T (a * sigma(K q + b)), 'low' on q.
+
+    The increment is the gradient of sum_j a_j Sigma(K_j q + b_j) (Sigma' = sigma), so its Jacobian
+    K^T diag(a sigma') K is symmetric and the shear is symplectic. K is `width x dim`.
+    """
+
+    def __init__(self, dim: int, width: int, up: bool = True, activation: Callable = torch.tanh):
+        super().__init__()
+        self.dim, self.up, self.activation = dim, up, activation
+        self.K = nn.Parameter(torch.randn(width, dim) / math.sqrt(dim))
+        self.a = nn.Parameter(torch.randn(width) * 0.01)
+        self.b = nn.Parameter(torch.zeros(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, p = _split(x, self.dim)
+        if self.up:
+            p = p + (self.a * self.activation(q @ self.K.T + self.b)) @ self.K
+        else:
+            q = q + (self.a * self.activation(p @ self.K.T + self.b)) @ self.K
+        return torch.cat([q, p], dim=-1)
+
+
+class LASympNet(nn.Module):
+    """LA-SympNet: `layers` x (linear shear module, activation shear module) + a final linear module,
+    alternating up/low; x = (q, p) `[..., 2 dim]`. Symplectic by construction (composition of shears)."""
+
+    def __init__(self, dim: int, layers: int = 3, sublayers: int = 2, activation: Callable = torch.tanh):
+        super().__init__()
+        mods: list[nn.Module] = []
+        for i in range(layers):
+            mods.append(LinearModule(dim, sublayers, up_first=(i % 2 == 0)))
+            mods.append(ActivationModule(dim, up=(i % 2 == 0), activation=activation))
+        mods.append(LinearModule(dim, sublayers, up_first=(layers % 2 == 0)))
+        self.dim = dim
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class GSympNet(nn.Module):
+    """G-SympNet: `layers` gradient shear modules of `width`, alternating up/low; x = (q, p) `[..., 2 dim]`."""
+
+    def __init__(self, dim: int, layers: int = 4, width: int = 16, activation: Callable = torch.tanh):
+        super().__init__()
+        self.dim = dim
+        self.net = nn.Sequential(*[GradientModule(dim, width, up=(i % 2 == 0), activation=activation)
+                                   for i in range(layers)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
