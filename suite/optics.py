@@ -191,7 +191,8 @@ def transfer_function(shape, dx: float, wavelength: float, z: float, *, band_lim
         py, px = (padded_shape if padded_shape is not None else (ny, nx))
         vl = band_limit_frequency(int(py), dx, wavelength, z)
         ul = band_limit_frequency(int(px), dx, wavelength, z)
-        amp = amp * ((fx.abs() <= ul) & (fy.abs() <= vl)).to(amp.dtype)
+        # 1e-9 slack: at exactly z_c the Nyquist bin must stay (u_limit and fftfreq round differently).
+        amp = amp * ((fx.abs() <= ul * (1 + 1e-9)) & (fy.abs() <= vl * (1 + 1e-9))).to(amp.dtype)
     cdt = _complex_of(dtype)
     rdt = torch.float64 if cdt == torch.complex128 else torch.float32
     # cast the reduced phase (|phase| <= pi) to the working precision, then exponentiate there.
