@@ -157,6 +157,7 @@ class Study:
 
 _PAIRS: dict[str, Pair] = {}
 _STUDIES: dict[str, Study] = {}
+_LOAD_ERRORS: dict[str, str] = {}
 _loaded = False
 
 
@@ -179,8 +180,17 @@ def load_all() -> None:
     import suite.studies as pkg
 
     for mod in sorted(m.name for m in pkgutil.iter_modules(pkg.__path__)):
-        importlib.import_module(f"suite.studies.{mod}")
+        try:
+            importlib.import_module(f"suite.studies.{mod}")
+        except Exception as exc:  # noqa: BLE001 - one broken domain must not take the others down
+            _LOAD_ERRORS[mod] = f"{type(exc).__name__}: {exc}"
     _loaded = True
+
+
+def load_errors() -> dict[str, str]:
+    """Domain modules of `suite.studies` that failed to import, with their error (the report lists them)."""
+    load_all()
+    return dict(_LOAD_ERRORS)
 
 
 def _filtered(table: Mapping[str, Any], domain: str | Sequence[str] | None) -> list:

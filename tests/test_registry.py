@@ -14,6 +14,10 @@ STUDIES = registry.studies()
 KNOWN_DOMAINS = {"holographic", "hyperbolic", "fastweights", "symplectic", "optics"}
 
 
+def test_every_domain_module_imports():
+    assert registry.load_errors() == {}
+
+
 def test_every_claim_is_tested_by_some_study():
     covered = {c for s in STUDIES for c in s.claims}
     assert sorted(set(CLAIMS) - covered) == []

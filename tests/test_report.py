@@ -46,6 +46,7 @@ def fake_registry(monkeypatch):
     }
     monkeypatch.setattr(registry, "_PAIRS", pairs)
     monkeypatch.setattr(registry, "_STUDIES", studies)
+    monkeypatch.setattr(registry, "_LOAD_ERRORS", {})
     monkeypatch.setattr(registry, "_loaded", True)
     return pairs, studies
 
@@ -70,6 +71,12 @@ def test_report_counts_nan_records_failures_and_is_complete(fake_registry, tmp_p
     assert (csv[(csv.kind == "speed") & (csv.status == "ok")].median_ms > 0).all()
     machine = json.loads((out / "machine.json").read_text())
     assert machine["mode"] == "quick" and machine["devices"] == ["cpu"] and machine["torch"] == torch.__version__
+
+
+def test_domain_that_fails_to_import_is_listed(fake_registry, tmp_path):
+    registry._LOAD_ERRORS["brokendomain"] = "SyntaxError: invalid syntax"
+    generate(tmp_path / "r", devices=["cpu"], quick=True, speed=False)
+    assert "suite.studies.brokendomain failed to import: SyntaxError" in (tmp_path / "r" / "index.html").read_text()
 
 
 def test_skip_rule_is_reported_not_crashed(fake_registry, tmp_path):

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from suite import registry
 from suite.claims import CLAIMS
 from suite.report.collect import Results
 
@@ -118,7 +119,8 @@ def summary(res: Results) -> dict[str, Any]:
             if "naive" in m and "fixed" in m:
                 speedups.append({"pair": pair, "device": device, "size": size, "naive ms": m["naive"],
                                  "fixed ms": m["fixed"], "naive/fixed time": m["naive"] / m["fixed"]})
-    failures = [f"study {r.study.name} ({r.device}): {r.error}" for r in res.studies if r.error]
+    failures = [f"domain module suite.studies.{m} failed to import: {e}" for m, e in registry.load_errors().items()]
+    failures += [f"study {r.study.name} ({r.device}): {r.error}" for r in res.studies if r.error]
     for rows, kind in ((res.accuracy, "accuracy"), (res.speed, "speed")):
         failures += [f"{kind} {r['pair']} {r['impl']} ({r['device']}, size {r['size']}): {r.get('error')}"
                      for r in rows if r.get("status") == "failed"]
