@@ -1,0 +1,291 @@
+"""Hyperbolic embeddings of trees: collapse diagnostics, the isotropy regulariser, LorentzLinear, and the
+recommended and tangent-parametrised training recipes (the naive one lives in `baselines.hyperbolic`).
+
+Sources: Nickel & Kiela 2017/2018 (contrastive loss, reconstruction mean rank and MAP); HyperGCL
+(arXiv 2310.18209: dimensional collapse, isotropy of tangent features at the origin, effective rank);
+Chen et al. 2022 (fully hyperbolic linear layer); Mishne et al. 2023 (tangent parametrisation).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import geoopt
+import torch
+from torch import nn
+
+from suite.checks import check_finite, check_positive, check_real, check_tensor
+from suite.hyperbolic._geometry import (
+    _k, lorentz_distance, lorentz_expmap0, lorentz_logmap0, lorentz_residual, tangent_distance,
+)
+
+__all__ = [
+    "effective_rank", "isotropic_gaussian_loss", "LorentzLinear", "Tree", "random_tree", "contrastive_loss",
+    "sample_negatives", "reconstruction_metrics", "EmbeddingRun", "train_recommended", "train_tangent",
+    "BOUNDARY_RADIUS",
+]
+
+# Hyperbolic radius of the Poincare clip |p| <= 1 - 1e-5 used by the naive recipe (Nickel & Kiela's eps):
+# 2 artanh(1 - 1e-5) = log((2 - 1e-5) / 1e-5). Points at or beyond it count as "at the boundary clamp".
+BOUNDARY_RADIUS = math.log((2 - 1e-5) / 1e-5)
+
+
+def effective_rank(z: torch.Tensor, *, center: bool = True) -> torch.Tensor:
+    """Effective rank (Roy & Vetterli 2007) of the rows of z [..., N, d]:
+    erank = exp(-sum_k p_k log p_k), p_k = sigma_k / sum_j sigma_j over the singular values of the
+    (centred) matrix. In [1, min(N, d)]; a matrix with no spread (all sigma = 0) has erank 1 by convention.
+    """
+    check_real(check_tensor(z, "z"), "z", min_dim=2)
+    check_finite(z, "z")
+    if center:
+        z = z - z.mean(-2, keepdim=True)
+    s = torch.linalg.svdvals(z)
+    total = s.sum(-1, keepdim=True)
+    p = torch.where(total > 0, s / torch.where(total > 0, total, torch.ones_like(total)), torch.zeros_like(s))
+    p = torch.where(total > 0, p, torch.nn.functional.one_hot(torch.zeros_like(total[..., 0], dtype=torch.long),
+                                                                s.shape[-1]).to(s.dtype))
+    ent = -(torch.where(p > 0, p * torch.log(torch.where(p > 0, p, torch.ones_like(p))), torch.zeros_like(p))).sum(-1)
+    return torch.exp(ent).clamp(1.0, float(min(z.shape[-2], z.shape[-1])))
+
+
+def isotropic_gaussian_loss(z: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """Isotropic-Gaussian loss on tangent vectors at the origin (research report 3.2.2, HyperGCL):
+    squared MMD between the empirical distribution of the rows of z [..., N, n] and N(0, sigma^2 I),
+    Gaussian kernel k(x, y) = exp(-|x - y|^2 / (2 l^2)) with l^2 = n sigma^2. The Gaussian side has a
+    closed form, so the loss is deterministic (no samples of the target):
+      MMD^2 = mean_ij k(z_i, z_j) - 2 mean_i (l^2/(l^2+s^2))^{n/2} exp(-|z_i|^2 / (2(l^2+s^2)))
+              + (l^2/(l^2+2 s^2))^{n/2}.
+    Map points to the tangent space first (`lorentz_logmap0`, or use tangent parameters directly).
+    """
+    check_real(check_tensor(z, "z"), "z", min_dim=2)
+    check_finite(z, "z")
+    s2 = check_positive(sigma, "sigma") ** 2
+    n = z.shape[-1]
+    l2 = n * s2
+    sq = (z * z).sum(-1)
+    d2 = (sq.unsqueeze(-1) + sq.unsqueeze(-2) - 2 * z @ z.transpose(-1, -2)).clamp_min(0)
+    kzz = torch.exp(-d2 / (2 * l2)).mean((-1, -2))
+    kzy = ((l2 / (l2 + s2)) ** (n / 2) * torch.exp(-sq / (2 * (l2 + s2)))).mean(-1)
+    kyy = (l2 / (l2 + 2 * s2)) ** (n / 2)
+    return (kzz - 2 * kzy + kyy).clamp_min(0)
+
+
+class LorentzLinear(nn.Module):
+    """Fully hyperbolic linear layer (Chen et al. 2022, "Fully Hyperbolic Neural Networks", sec. 3.1):
+    x in L^n_k -> y with spatial part y_s = W x + b (W acts on all n+1 coordinates) and
+    y_0 = sqrt(k + |y_s|^2), so the output is on the hyperboloid by construction (no projection, no
+    tangent-space round trip). `in_features`, `out_features` are manifold dimensions n (tensors carry n+1).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, k: float = 1.0):
+        super().__init__()
+        self.k = _k(k)
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.linear = nn.Linear(self.in_features + 1, self.out_features, bias=bias)
+        nn.init.normal_(self.linear.weight, std=0.5 / math.sqrt(self.in_features + 1))
+        if bias:
+            nn.init.zeros_(self.linear.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_real(check_tensor(x, "x"), "x")
+        if x.shape[-1] != self.in_features + 1:
+            raise ValueError(f"x must have last dimension in_features + 1 = {self.in_features + 1}, "
+                             f"got {x.shape[-1]}")
+        check_finite(x, "x")
+        ys = self.linear(x)
+        return torch.cat([torch.sqrt(self.k + (ys * ys).sum(-1, keepdim=True)), ys], dim=-1)
+
+
+# ----------------------------------------------------------------------------------------- tree data
+@dataclass
+class Tree:
+    """A rooted tree: parent[i] < i (root 0 has parent -1), depth, and all-pairs hop distances."""
+
+    parent: torch.Tensor
+    depth: torch.Tensor
+    dist: torch.Tensor  # [N, N] int64 hop distances
+    _adj: torch.Tensor | None = field(default=None, repr=False)
+
+    @property
+    def n(self) -> int:
+        return int(self.parent.numel())
+
+    @property
+    def edges(self) -> torch.Tensor:
+        child = torch.arange(1, self.n)
+        return torch.stack([self.parent[1:], child], dim=1)
+
+    @property
+    def adjacency(self) -> torch.Tensor:
+        if getattr(self, "_adj", None) is None:
+            self._adj = self.dist == 1
+        return self._adj
+
+
+def random_tree(n: int, generator: torch.Generator, max_children: int = 4) -> Tree:
+    """A random tree of n nodes grown breadth-first: each node gets 1..max_children children until n is
+    reached (a bushy hierarchy like the synthetic trees of Sala et al. 2018 / Mishne et al. 2023)."""
+    if n < 2:
+        raise ValueError(f"n must be >= 2, got {n}")
+    parent = [-1]
+    frontier, i = [0], 1
+    while i < n:
+        nxt = []
+        for p in frontier:
+            kids = int(torch.randint(1, max_children + 1, (1,), generator=generator))
+            for _ in range(kids):
+                if i >= n:
+                    break
+                parent.append(p)
+                nxt.append(i)
+                i += 1
+        frontier = nxt or [i - 1]
+    par = torch.tensor(parent)
+    depth = torch.zeros(n, dtype=torch.long)
+    for j in range(1, n):
+        depth[j] = depth[par[j]] + 1
+    # hop distance via lowest common ancestor on the ancestor chains
+    anc = [[j] for j in range(n)]
+    for j in range(1, n):
+        anc[j] = [j] + anc[int(par[j])]
+    dist = torch.zeros(n, n, dtype=torch.long)
+    sets = [dict((a, t) for t, a in enumerate(chain)) for chain in anc]
+    for a in range(n):
+        for b in range(a + 1, n):
+            sa = sets[a]
+            for t, x in enumerate(anc[b]):
+                if x in sa:
+                    dist[a, b] = dist[b, a] = sa[x] + t
+                    break
+    return Tree(par, depth, dist)
+
+
+# ------------------------------------------------------------------------------ loss and evaluation
+def sample_negatives(tree: Tree, edges: torch.Tensor, n_neg: int, generator: torch.Generator) -> torch.Tensor:
+    """For each edge (u, v), n_neg nodes that are not neighbours of u (uniform, with replacement)."""
+    n = tree.n
+    cand = torch.randint(0, n, (edges.shape[0], n_neg * 2), generator=generator)
+    ok = ~tree.adjacency[edges[:, :1], cand] & (cand != edges[:, :1])
+    # keep the first n_neg valid candidates; rows with too few fall back to a random node (rare, small n)
+    order = torch.argsort((~ok).to(torch.int8), dim=1, stable=True)
+    return torch.gather(cand, 1, order[:, :n_neg])
+
+
+def contrastive_loss(d_pos: torch.Tensor, d_neg: torch.Tensor) -> torch.Tensor:
+    """Nickel & Kiela (2017) eq. 6: -log( e^{-d(u,v)} / (e^{-d(u,v)} + sum_neg e^{-d(u,v')}) ), averaged."""
+    logits = torch.cat([-d_pos.unsqueeze(-1), -d_neg], dim=-1)
+    return -(logits[..., 0] - torch.logsumexp(logits, dim=-1)).mean()
+
+
+def reconstruction_metrics(dist: torch.Tensor, tree: Tree) -> dict[str, float]:
+    """Mean rank and MAP of the true neighbours of every node when all other nodes are ranked by the
+    embedding distance `dist` [N, N] (Nickel & Kiela 2017, sec. 4.1). Non-finite distances rank last."""
+    n = tree.n
+    dist = torch.nan_to_num(dist.detach().double(), nan=math.inf, posinf=math.inf)
+    adj = tree.adjacency
+    ranks, aps = [], []
+    eye = torch.eye(n, dtype=torch.bool)
+    for u in range(n):
+        du = dist[u].masked_fill(eye[u], math.inf)
+        nb = adj[u].nonzero().flatten()
+        non = (~adj[u] & ~eye[u])
+        d_non = du[non]
+        # rank of each neighbour among the non-neighbours (1 = best), ties counted against the neighbour
+        r = 1 + (d_non.unsqueeze(0) <= du[nb].unsqueeze(1)).sum(1)
+        ranks.append(r.double())
+        order = torch.argsort(du, stable=True)[: n - 1]
+        hits = adj[u][order].double()
+        prec = torch.cumsum(hits, 0) / torch.arange(1, n, dtype=torch.double)
+        aps.append(float((prec * hits).sum() / hits.sum().clamp_min(1)))
+    return {"mean_rank": float(torch.cat(ranks).mean()), "map": float(sum(aps) / n)}
+
+
+@dataclass
+class EmbeddingRun:
+    """Outcome of one embedding training run (any recipe)."""
+
+    recipe: str
+    radius: torch.Tensor  # hyperbolic distance of every node from the origin
+    tangent: torch.Tensor  # log_0 of every node [N, n]
+    pairwise: torch.Tensor  # [N, N] distances
+    losses: list[float] = field(default_factory=list)
+    residual_max: float = 0.0  # max on-manifold residual seen after any step (Lorentz recipes)
+    outside_steps: int = 0  # naive recipe: optimiser steps that left the ball before the clip
+    nonfinite: int = 0  # NaN/Inf entries in the final parameters or losses
+
+
+def _batches(tree: Tree, steps: int, batch: int, n_neg: int, generator: torch.Generator):
+    edges = tree.edges
+    for _ in range(steps):
+        idx = torch.randint(0, edges.shape[0], (min(batch, edges.shape[0]),), generator=generator)
+        e = edges[idx]
+        yield e, sample_negatives(tree, e, n_neg, generator)
+
+
+def train_recommended(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.05, iso_weight: float = 1.0,
+                      batch: int = 64, n_neg: int = 10, init_std: float = 1e-2,
+                      generator: torch.Generator, dtype: torch.dtype = torch.float32,
+                      device: str = "cpu") -> EmbeddingRun:
+    """The research report's recipe (sec. 3.2, 3.3): Lorentz-model parameters as a geoopt
+    ManifoldParameter, geoopt RiemannianAdam (retraction + parallel transport of the moments),
+    cancellation-free `lorentz_distance`, plus `iso_weight * isotropic_gaussian_loss(log_0(x))`."""
+    manifold = geoopt.Lorentz(k=1.0)
+    v0 = init_std * torch.randn(tree.n, dim, generator=generator, dtype=dtype)
+    x = geoopt.ManifoldParameter(lorentz_expmap0(v0).to(device), manifold=manifold)
+    opt = geoopt.optim.RiemannianAdam([x], lr=lr)
+    run = EmbeddingRun("recommended" if iso_weight else "lorentz (no iso)", torch.empty(0), torch.empty(0),
+                       torch.empty(0))
+    for e, neg in _batches(tree, steps, batch, n_neg, generator):
+        e, neg = e.to(device), neg.to(device)
+        u = x[e[:, 0]]
+        d_pos = lorentz_distance(u, x[e[:, 1]], check=False)
+        d_neg = lorentz_distance(u.unsqueeze(1).expand(-1, neg.shape[1], -1), x[neg], check=False)
+        loss = contrastive_loss(d_pos, d_neg)
+        if iso_weight:
+            nodes = torch.unique(torch.cat([e.flatten(), neg.flatten()]))  # minibatch estimate, as HyperGCL
+            loss = loss + iso_weight * isotropic_gaussian_loss(lorentz_logmap0(x[nodes], check=False))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        run.losses.append(float(loss.detach()))
+        run.residual_max = max(run.residual_max, float(lorentz_residual(x.detach()).max()))
+    with torch.no_grad():
+        xd = x.detach()
+        run.tangent = lorentz_logmap0(xd, check=False)
+        run.radius = torch.linalg.vector_norm(run.tangent, dim=-1)
+        run.pairwise = lorentz_distance(xd.unsqueeze(1), xd.unsqueeze(0), check=False)
+        run.nonfinite = int((~torch.isfinite(xd)).sum()) + sum(not math.isfinite(v) for v in run.losses)
+    return run
+
+
+def train_tangent(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.05, iso_weight: float = 1.0,
+                  batch: int = 64, n_neg: int = 10, init_std: float = 1e-2,
+                  generator: torch.Generator, dtype: torch.dtype = torch.float32,
+                  device: str = "cpu") -> EmbeddingRun:
+    """Tangent-parametrised recipe (Mishne et al. 2023): plain Euclidean parameters v in R^n are the
+    points' tangent vectors at the origin, so every parameter value is a valid point (hyperbolicity by
+    construction); `tangent_distance` (log domain), ordinary Adam, the same isotropy regulariser."""
+    v = nn.Parameter((init_std * torch.randn(tree.n, dim, generator=generator, dtype=dtype)).to(device))
+    opt = torch.optim.Adam([v], lr=lr)
+    run = EmbeddingRun("tangent", torch.empty(0), torch.empty(0), torch.empty(0))
+    for e, neg in _batches(tree, steps, batch, n_neg, generator):
+        e, neg = e.to(device), neg.to(device)
+        u = v[e[:, 0]]
+        d_pos = tangent_distance(u, v[e[:, 1]])
+        d_neg = tangent_distance(u.unsqueeze(1).expand(-1, neg.shape[1], -1), v[neg])
+        loss = contrastive_loss(d_pos, d_neg)
+        if iso_weight:
+            loss = loss + iso_weight * isotropic_gaussian_loss(v[torch.unique(torch.cat([e.flatten(), neg.flatten()]))])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        run.losses.append(float(loss.detach()))
+    with torch.no_grad():
+        vd = v.detach()
+        run.tangent = vd
+        run.radius = torch.linalg.vector_norm(vd, dim=-1)
+        run.pairwise = tangent_distance(vd.unsqueeze(1).expand(-1, tree.n, -1),
+                                        vd.unsqueeze(0).expand(tree.n, -1, -1))
+        run.nonfinite = int((~torch.isfinite(vd)).sum()) + sum(not math.isfinite(v) for v in run.losses)
+    return run
