@@ -46,9 +46,10 @@ __all__ = [
 TWO_PI = 2.0 * math.pi
 
 # asm() keeps only the band-limited frequencies; when fewer than this many samples per axis survive the
-# band limit (~4 S^2 / (lambda z) at long distance), the result is dominated by lost bandwidth: measured on
-# the circular-aperture ground truth in suite/studies/optics.py (study optics.error_vs_distance).
-MIN_BAND_SAMPLES = 16
+# band limit (~4 S^2 / (lambda z) at long distance; capped at half the padded grid for small grids), the
+# result is dominated by lost bandwidth: on the circular-aperture ground truth (study
+# optics.error_vs_distance) the on-axis error passes 1e-2 between ~65 and ~35 kept samples (N = 256..1024).
+MIN_BAND_SAMPLES = 48
 
 
 class OpticsValidityWarning(UserWarning):
@@ -121,13 +122,15 @@ def critical_distance(n: int, dx: float, wavelength: float, pad: float = 2) -> f
     return 0.5 * p * dx * math.sqrt(arg) if arg > 0 else 0.0
 
 
-def asm_validity(shape, dx: float, wavelength: float, z: float, pad: float = 2) -> dict:
+def asm_validity(shape, dx: float, wavelength: float, z: float, pad: float = 2,
+                 aperture: float | None = None) -> dict:
     """Sampling diagnostics of `asm` for a grid `shape` (Ny, Nx): critical distance, how many frequency
-    samples per axis survive the band limit, and which method to use.
+    samples per axis survive the band limit, and which method to use ("asm" or "sas").
 
     The research report's criterion (section 5.2.1), dx <= lambda z / (2 D), is returned for comparison as
-    `report_condition_ok` with D = the window width: it holds only for |z| >= N dx^2 / (lambda/2)... i.e.
-    it is the *opposite* of where the band-limited ASM is exact (see study optics.error_vs_distance).
+    `report_condition_ok` (D = `aperture`, default the window width N dx). With D = N dx it holds only for
+    |z| >= 2 N dx^2 / lambda = z_c: the *opposite* of where the band-limited ASM is exact (study
+    optics.error_vs_distance measures both sides).
     """
     ny, nx = int(shape[-2]), int(shape[-1])
     samples, zc = [], []
@@ -138,8 +141,9 @@ def asm_validity(shape, dx: float, wavelength: float, z: float, pad: float = 2) 
         samples.append(min(p, int(2 * math.floor(min(ul, nyq) * p * dx)) + 1))
         zc.append(critical_distance(n, dx, wavelength, pad))
     kept = min(samples)
-    method = "asm" if kept >= MIN_BAND_SAMPLES else "sas"
-    width = max(ny, nx) * dx
+    need = min(MIN_BAND_SAMPLES, min(_padded_size(ny, pad), _padded_size(nx, pad)) // 2)
+    method = "asm" if kept >= need else "sas"
+    width = aperture if aperture is not None else max(ny, nx) * dx
     return {"z_c": min(zc), "band_samples": kept, "method": method,
             "report_condition_ok": dx <= wavelength * abs(z) / (2.0 * width)}
 
@@ -220,12 +224,12 @@ class _LRU:
         self.data.clear()
 
 
-_TF_CACHE = _LRU(4)
+_TF_CACHE = _LRU(6)
 
 
 def _warn_asm_validity(shape, dx, wavelength, z, pad, band_limit):
     info = asm_validity(shape, dx, wavelength, z, pad)
-    if band_limit and info["band_samples"] < MIN_BAND_SAMPLES:
+    if band_limit and info["method"] != "asm":
         warnings.warn(
             f"asm: at z = {z:.4g} m only {info['band_samples']} frequency samples per axis survive the band "
             f"limit (critical distance z_c = {info['z_c']:.4g} m); the result has lost most of its bandwidth. "
@@ -238,13 +242,9 @@ def _warn_asm_validity(shape, dx, wavelength, z, pad, band_limit):
             OpticsValidityWarning, stacklevel=3)
 
 
-def _fft2(x: torch.Tensor) -> torch.Tensor:
-    """2-D FFT as two 1-D FFTs. Why not torch.fft.fft2/ifft2: on torch 2.13.0+cpu (MKL, 2 threads) ifft2 of a
-    complex64 2048 x 2048 array returns wrong values (relative error ~1); the 1-D transforms are correct."""
-    return torch.fft.fft(torch.fft.fft(x, dim=-1), dim=-2)
-
-
 def _ifft2(x: torch.Tensor) -> torch.Tensor:
+    """Inverse 2-D FFT as two 1-D transforms. Why not torch.fft.ifft2: on torch 2.13.0+cpu (MKL, 2 threads)
+    ifft2 of a complex64 2048 x 2048 array returns wrong values (relative error ~1); 1-D transforms are right."""
     return torch.fft.ifft(torch.fft.ifft(x, dim=-2), dim=-1)
 
 
@@ -268,7 +268,7 @@ def asm(u, dx, wavelength, z, *, pad: float = 2, band_limit: bool = True, cache:
     per Matsushima & Shimobaba 2009, phase accurate in complex64, evanescent decay for both signs of z).
     Output on the input grid. `pad=1` gives the circular (unpadded) convolution. Warns
     (OpticsValidityWarning) when the distance leaves too few band-limited samples and names `sas`.
-    Transfer functions are cached (LRU of 4) by shape/dx/wavelength/z/pad/device/dtype; `Propagator` is
+    Transfer functions are cached (LRU of 6) by shape/dx/wavelength/z/pad/device/dtype; `Propagator` is
     the explicit cached module.
     """
     u = _field(u)
@@ -347,14 +347,6 @@ def _centered(n: int, step: float, device) -> torch.Tensor:
     return (torch.arange(n, dtype=torch.float64, device=device) - n // 2) * step
 
 
-def _chirp(n: int, step: float, k: float, z: float, rdt, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """exp(i k (x^2 + y^2) / (2 z)) on a centred (n, n) grid, phase reduced mod 2 pi in float64."""
-    x = _centered(n, step, device)
-    phi = torch.remainder(k * x * x / (2.0 * z), TWO_PI)
-    c = torch.polar(torch.ones_like(phi), phi)
-    return c[:, None], c[None, :]
-
-
 def _square(u: torch.Tensor, fn: str) -> int:
     ny, nx = u.shape[-2:]
     if ny != nx:
@@ -362,34 +354,58 @@ def _square(u: torch.Tensor, fn: str) -> int:
     return nx
 
 
-def _embed(u: torch.Tensor, p: int) -> torch.Tensor:
-    """Zero-pad an (n, n) field into a centred (p, p) window (optical axis stays at index p // 2)."""
-    n = u.shape[-1]
+def _fresnel_factors(n: int, p: int, dx: float, wavelength: float, z: float, with_input_chirp: bool, dtype,
+                     device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input and output factors of the one-step Fresnel transform, built in float64 and cached.
+
+    The field lives in a (p, p) window with the input in the top-left corner, so window index m is the
+    centred index m_c = (m + lo) mod p, lo = p/2 - n//2, at x = (m_c - p/2) dx. With q the centred output
+    index (x' = (q - p/2) dq, dq = lambda z / (p dx)) the kernel exp(-2 pi i (m_c - p/2)(q - p/2) / p) factors
+    into (-1)^m exp(-2 pi i m q / p) times (-1)^(q + lo) exp(-i pi p/2) exp(-2 pi i lo q / p): the fftshifts
+    and the roll fold into these two diagonal factors, so one plain FFT remains.
+    input  a[m] = exp(i k x^2 / (2z)) (-1)^m                       (1 without the chirp: Fraunhofer)
+    output b[q] = exp(ikz)/(i lambda z) dx^2 exp(i k x'^2 / (2z)) (-1)^(q+lo) e^{-i pi p/2} e^{-2 pi i lo q/p}
+    (2-D: products of the 1-D factors; only the central n outputs q in [lo, lo + n) are kept).
+    """
+    k = TWO_PI / wavelength
     lo = p // 2 - n // 2
-    return torch.nn.functional.pad(u, (lo, p - n - lo, lo, p - n - lo))
+    m = torch.arange(p, dtype=torch.float64, device=device)
+    x = (torch.remainder(m + lo, p) - p // 2) * dx
+    phi_in = torch.remainder(k * x * x / (2.0 * z), TWO_PI) if with_input_chirp else torch.zeros_like(x)
+    phi_in = phi_in + math.pi * torch.remainder(m, 2)
+    q = torch.arange(lo, lo + n, dtype=torch.float64, device=device)
+    dq = wavelength * z / (p * dx)
+    xq = (q - p // 2) * dq
+    phi_out = (torch.remainder(k * xq * xq / (2.0 * z), TWO_PI) + math.pi * torch.remainder(q + lo, 2)
+               - math.pi * (p // 2) - TWO_PI * torch.remainder(lo * q, p) / p)
+    a = torch.polar(torch.ones_like(phi_in), phi_in)
+    b = torch.polar(torch.ones_like(phi_out), phi_out)
+    pre = complex(np.exp(1j * math.fmod(k * z, TWO_PI)) / (1j * wavelength * z)) * dx * dx
+    cdt = _complex_of(dtype)
+    return (a[:, None] * a[None, :]).to(cdt), (b[:, None] * b[None, :] * pre).to(cdt)
 
 
 def _fresnel_transform(g: torch.Tensor, n: int, dx: float, wavelength: float, z: float,
                        with_input_chirp: bool) -> tuple[torch.Tensor, float]:
-    """One-step Fresnel transform of a centred (p, p) field, cropped to the central n x n.
+    """One-step Fresnel transform of a (p, p) window holding the field top-left, cropped to the central n x n.
 
     U(x') = exp(ikz)/(i lambda z) exp(ik x'^2/(2z)) sum g(x) exp(ik x^2/(2z)) exp(-i 2pi x x'/(lambda z)) dx^2,
     x' on the pitch lambda z / (p dx) (Goodman, Introduction to Fourier Optics, eq. 4-17). Without the input
-    chirp it is the Fraunhofer transform (Goodman eq. 4-25).
+    chirp it is the Fraunhofer transform (Goodman eq. 4-25). The FFT along y runs only for the n kept columns.
     """
     p = g.shape[-1]
-    k = TWO_PI / wavelength
-    dq = wavelength * z / (p * dx)
-    rdt = g.real.dtype
-    if with_input_chirp:
-        cy, cx = _chirp(p, dx, k, z, rdt, g.device)
-        g = g * (cy * cx).to(g.dtype)
     lo = p // 2 - n // 2
-    G = torch.fft.fftshift(_fft2(torch.fft.ifftshift(g, dim=(-2, -1))), dim=(-2, -1))
-    G = G[..., lo:lo + n, lo:lo + n]
-    oy, ox = _chirp(n, dq, k, z, rdt, g.device)
-    pre = complex(np.exp(1j * math.fmod(k * z, TWO_PI)) / (1j * wavelength * z)) * dx * dx
-    return G * (oy * ox * pre).to(g.dtype), dq
+    key = ("fresnel", n, p, dx, wavelength, z, with_input_chirp, g.dtype, g.device)
+    a, b = _TF_CACHE.get(key, lambda: _fresnel_factors(n, p, dx, wavelength, z, with_input_chirp, g.dtype,
+                                                        g.device))
+    G = torch.fft.fft(g * a, dim=-1)[..., lo:lo + n]
+    G = torch.fft.fft(G, dim=-2)[..., lo:lo + n, :]
+    return G * b, wavelength * z / (p * dx)
+
+
+def _pad_to(u: torch.Tensor, p: int) -> torch.Tensor:
+    n = u.shape[-1]
+    return torch.nn.functional.pad(u, (0, p - n, 0, p - n))
 
 
 def fresnel(u, dx, wavelength, z, *, pad: int = 2) -> tuple[torch.Tensor, float]:
@@ -401,7 +417,7 @@ def fresnel(u, dx, wavelength, z, *, pad: int = 2) -> tuple[torch.Tensor, float]
     if z <= 0:
         raise ValueError(f"fresnel needs z > 0 (forward propagation), got {z}; use asm for z <= 0")
     n = _square(u, "fresnel")
-    return _fresnel_transform(_embed(u, int(pad) * n), n, dx, wavelength, z, True)
+    return _fresnel_transform(_pad_to(u, int(pad) * n), n, dx, wavelength, z, True)
 
 
 def fraunhofer(u, dx, wavelength, z, *, pad: int = 2) -> tuple[torch.Tensor, float]:
@@ -412,7 +428,7 @@ def fraunhofer(u, dx, wavelength, z, *, pad: int = 2) -> tuple[torch.Tensor, flo
     if z <= 0:
         raise ValueError(f"fraunhofer needs z > 0, got {z}")
     n = _square(u, "fraunhofer")
-    return _fresnel_transform(_embed(u, int(pad) * n), n, dx, wavelength, z, False)
+    return _fresnel_transform(_pad_to(u, int(pad) * n), n, dx, wavelength, z, False)
 
 
 def _sas_precompensation(p: int, dx: float, wavelength: float, z: float, dtype, device) -> torch.Tensor:
@@ -459,10 +475,11 @@ def sas(u, dx, wavelength, z) -> tuple[torch.Tensor, float]:
     if z > zl:
         warnings.warn(f"sas: z = {z:.4g} m is beyond the SAS limit {zl:.4g} m; use suite.optics.fresnel or "
                       f"fraunhofer.", OpticsValidityWarning, stacklevel=2)
-    g = _embed(u, p)
     key = ("sas", p, dx, wavelength, z, u.dtype, u.device)
     dH = _TF_CACHE.get(key, lambda: _sas_precompensation(p, dx, wavelength, z, u.dtype, u.device))
-    g = _ifft2(_fft2(g) * dH)
+    # pre-compensation is a convolution: the top-left placement only relabels the window (see _fresnel_factors)
+    U = torch.fft.fft(torch.fft.fft(u, n=p, dim=-1), n=p, dim=-2)
+    g = _ifft2(U * dH)
     return _fresnel_transform(g, n, dx, wavelength, z, True)
 
 
