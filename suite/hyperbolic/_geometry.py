@@ -144,7 +144,10 @@ def _log_sinh_half_sq(r1, r2, delta_r, s2):
     e2 = (-torch.expm1(-2 * r2)).clamp_min(tiny)
     b = 0.5 * (r1 + r2) - _LOG2 + 0.5 * (torch.log(e1) + torch.log(e2) + torch.log(s2.clamp_min(tiny)))
     hi = torch.maximum(a, b)
-    return hi + 0.5 * torch.log1p(torch.exp(-2 * (a - b).abs()))
+    both = hi + 0.5 * torch.log1p(torch.exp(-2 * (a - b).abs()))
+    # an exactly vanishing angular term (same ray, or a point at the origin) must not enter through the
+    # tiny clamp: at radius 30 that would add e^(30 - 44) to sinh(d/2)
+    return torch.where((s2 > 0) & (r1 > 0) & (r2 > 0), both, a)
 
 
 def _two_asinh_exp(L):
@@ -170,9 +173,13 @@ def _tangent_distance_unit(v, w):
     inv_rs = _safe_inv(rs)
     dp = (d * (v + w)).sum(-1)  # = r1^2 - r2^2 without cancellation
     delta_r = dp * inv_rs
-    t1 = _safe_inv(r1)
-    c = dp * t1 * _safe_inv(r2) * inv_rs
-    diff = torch.addcmul(d * t1.unsqueeze(-1), w, c.unsqueeze(-1), value=-1)  # v/r1 - w/r2, err ~ eps|v-w|/r1
+    t1, t2 = _safe_inv(r1), _safe_inv(r2)
+    # v/r1 - w/r2 = (v - w)/r1 - c w. For nearby points c = (r2 - r1)/(r1 r2) from dp (error ~eps |v-w|/r1);
+    # for far-apart ones (|v - w| >= min radius) c = t2 - t1, which is exact when w is v scaled by a power
+    # of two (same ray) and no worse otherwise.
+    near = torch.linalg.vector_norm(d, dim=-1) < torch.minimum(r1, r2)
+    c = torch.where(near, dp * t1 * t2 * inv_rs, t2 - t1)
+    diff = d * t1.unsqueeze(-1) - w * c.unsqueeze(-1)  # not addcmul: a fused multiply-add breaks exactness
     s2 = (torch.linalg.vector_norm(diff, dim=-1).square() * 0.25).clamp_max(1.0)
     return _two_asinh_exp(_log_sinh_half_sq(r1, r2, delta_r, s2))
 
@@ -189,7 +196,8 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
     Two quantities are computed without cancellation:
       r1 - r2 = (v - w).(v + w) / (r1 + r2)                     (not |v| - |w|),
       v/r1 - w/r2 = (v - w)/r1 - w ((v - w).(v + w)) / (r1 r2 (r1 + r2)),  sin(theta/2) = |.|/2,
-    so their error scales with |v - w|, not with the radius. This is Mishne et al.'s (ICML 2023)
+    so their error scales with |v - w|, not with the radius (for |v - w| >= min(r1, r2) the direct
+    (v - w)/r1 - w (1/r2 - 1/r1) is used, exact on a common ray when the radii differ by a power of 2). This is Mishne et al.'s (ICML 2023)
     Euclidean parametrisation with the distance computed in the log domain (beyond the research report).
 
     Accuracy domain (float32, tested against mpmath): relative error < 1e-4 up to radius 50 whenever the

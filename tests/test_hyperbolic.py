@@ -1,0 +1,303 @@
+"""Property tests of the hyperbolic domain: distances against mpmath, axioms, conversions, on-manifold
+residuals after every op and optimiser step, pseudo-Gaussian KL, effective rank, bad input."""
+
+import math
+
+import geoopt
+import mpmath
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import baselines.hyperbolic as B
+import suite.hyperbolic as H
+from suite.hyperbolic.gmvae import PseudoGaussian
+
+mpmath.mp.dps = 60
+DTYPES = [torch.float32, torch.float64]
+
+
+def mp_tangent_distance(v, w) -> float:
+    """Distance between exp_0(v) and exp_0(w) from the hyperboloid definition in 60-digit arithmetic."""
+    v = [mpmath.mpf(float(a)) for a in v]
+    w = [mpmath.mpf(float(a)) for a in w]
+
+    def lift(u):
+        r = mpmath.sqrt(sum(a * a for a in u))
+        if r == 0:
+            return [mpmath.mpf(1)] + [mpmath.mpf(0)] * len(u)
+        return [mpmath.cosh(r)] + [mpmath.sinh(r) * a / r for a in u]
+
+    x, y = lift(v), lift(w)
+    d2 = -(x[0] - y[0]) ** 2 + sum((a - b) ** 2 for a, b in zip(x[1:], y[1:]))  # = 4 sinh^2(d/2)
+    return float(2 * mpmath.asinh(mpmath.sqrt(max(d2, 0)) / 2))
+
+
+def mp_poincare_distance(p, q, k) -> float:
+    """sqrt(k) arcosh(1 + 2 k |p - q|^2 / ((k - |p|^2)(k - |q|^2))) on the ball of radius sqrt(k), mpmath."""
+    p = [mpmath.mpf(float(a)) for a in p]
+    q = [mpmath.mpf(float(a)) for a in q]
+    k = mpmath.mpf(k)
+    num = 2 * k * sum((a - b) ** 2 for a, b in zip(p, q))
+    den = (k - sum(a * a for a in p)) * (k - sum(b * b for b in q))
+    return float(mpmath.sqrt(k) * mpmath.acosh(1 + num / den))
+
+
+def _unit(n, gen, dtype=torch.float64):
+    u = torch.randn(n, generator=gen, dtype=torch.float64)
+    return (u / u.norm()).to(dtype)
+
+
+@st.composite
+def tangent_pairs(draw, max_radius=50.0):
+    """(v, w) float32 tangent vectors: generic pairs, nearby pairs (separation 1e-3..1 relative to
+    1 + r, directions differing well above rounding), and exactly collinear pairs w = 2^j v."""
+    n = draw(st.integers(2, 16))
+    seed = draw(st.integers(0, 2 ** 31 - 1))
+    kind = draw(st.sampled_from(["generic", "near", "collinear"]))
+    r = draw(st.floats(0.0, max_radius))
+    g = torch.Generator().manual_seed(seed)
+    v = (r * _unit(n, g)).float()
+    if kind == "generic":
+        w = (draw(st.floats(0.0, max_radius)) * _unit(n, g)).float()
+    elif kind == "near":
+        eps = draw(st.floats(1e-3, 1.0))
+        w = (v.double() + eps * _unit(n, g)).float()
+    else:
+        w = v * 2.0 ** draw(st.integers(-3, 1))
+    return v, w
+
+
+@given(tangent_pairs())
+def test_tangent_distance_float32_matches_mpmath_to_radius_50(pair):
+    v, w = pair
+    ref = mp_tangent_distance(v, w)
+    d = float(H.tangent_distance(v, w))
+    assert math.isfinite(d)
+    if ref >= 1e-2:
+        assert abs(d - ref) <= 1e-4 * ref, (d, ref)
+    else:
+        assert abs(d - ref) <= 1e-4 * 1e-2
+
+
+@given(tangent_pairs(max_radius=30.0))
+def test_tangent_distance_float64_matches_mpmath(pair):
+    v, w = (t.double() for t in pair)
+    ref = mp_tangent_distance(v, w)
+    assert abs(float(H.tangent_distance(v, w)) - ref) <= 1e-9 * max(ref, 1e-2)
+
+
+def test_naive_poincare_fails_where_tangent_form_holds():
+    """Y1: float32 Poincare arcosh distance is inf/NaN at radius 20; the tangent form is exact there."""
+    g = torch.Generator().manual_seed(0)
+    u = _unit(8, g, torch.float32)
+    v, w = 20 * u, 20 * u + 0.05 * _unit(8, g, torch.float32)
+    naive = B.poincare_distance(B.poincare_expmap0(v / 2), B.poincare_expmap0(w / 2))
+    assert not torch.isfinite(naive)
+    ref = mp_tangent_distance(v, w)
+    assert abs(float(H.tangent_distance(v, w)) - ref) <= 1e-5 * ref
+
+
+def test_textbook_lorentz_arcosh_loses_small_distances_in_float32():
+    """Y2: at radius 4, distance ~0.01, geoopt's arcosh form is >= 10x less accurate than the stable one."""
+    g = torch.Generator().manual_seed(1)
+    errs_naive, errs_fixed = [], []
+    for _ in range(20):
+        u = _unit(4, g)
+        v = 4 * u
+        w = v + 0.01 * _unit(4, g)
+        ref = mp_tangent_distance(v.float(), w.float())
+        x, y = H.lorentz_expmap0(v).float(), H.lorentz_expmap0(w).float()
+        errs_naive.append(abs(float(geoopt.Lorentz().dist(x, y)) - ref) / ref)
+        errs_fixed.append(abs(float(H.lorentz_distance(x, y)) - ref) / ref)
+    assert max(errs_naive) >= 10 * max(errs_fixed)
+
+
+@st.composite
+def lorentz_points(draw, dtype=torch.float64, max_radius=6.0, batch=(3,)):
+    n = draw(st.integers(1, 9))
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2 ** 31 - 1)))
+    r = max_radius * torch.rand(*batch, 1, generator=g, dtype=torch.float64)
+    u = torch.randn(*batch, n, generator=g, dtype=torch.float64)
+    return (r * u / u.norm(dim=-1, keepdim=True)).to(dtype)
+
+
+@given(lorentz_points(batch=(3,)), st.sampled_from([0.5, 1.0, 2.0]))
+def test_lorentz_distance_axioms_and_poincare_agreement(v, k):
+    x = H.lorentz_expmap0(v, k)
+    a, b, c = x[0], x[1], x[2]
+    dab, dba, dbc, dac = (H.lorentz_distance(p, q, k) for p, q in ((a, b), (b, a), (b, c), (a, c)))
+    assert dab >= 0 and torch.allclose(dab, dba, rtol=1e-12, atol=1e-12)
+    assert float(H.lorentz_distance(a, a, k)) <= 1e-7
+    assert dac <= dab + dbc + 1e-9
+    # d_L(x, y) == d_P(to_poincare(x), to_poincare(y)), the Poincare distance evaluated in mpmath
+    pa, pb = H.lorentz_to_poincare(a, k), H.lorentz_to_poincare(b, k)
+    assert abs(float(dab) - mp_poincare_distance(pa, pb, k)) <= 1e-8 * max(float(dab), 1.0)
+    # and the tangent form gives the same distance
+    assert torch.allclose(dab, H.tangent_distance(v[0], v[1], k), rtol=1e-9, atol=1e-9)
+
+
+@given(lorentz_points(dtype=torch.float64, max_radius=10.0, batch=(2, 3)), st.sampled_from([0.5, 1.0, 3.0]))
+def test_round_trips_and_on_manifold_after_every_op(v, k):
+    x = H.lorentz_expmap0(v, k)
+    assert float(H.lorentz_residual(x, k).max()) <= 1e-9 * float(x[..., 0].max() ** 2)
+    assert torch.allclose(H.lorentz_logmap0(x, k), v, rtol=1e-9, atol=1e-9)
+    p = H.lorentz_to_poincare(x, k)
+    assert float(p.norm(dim=-1).max()) < math.sqrt(k)
+    x2 = H.poincare_to_lorentz(p, k)
+    assert torch.allclose(x2, x, rtol=1e-7, atol=1e-9)
+    assert torch.allclose(H.lorentz_to_poincare(x2, k), p, rtol=1e-10, atol=1e-12)
+    off = x.clone()
+    off[..., 0] *= 1.5
+    assert float(H.lorentz_residual(H.lorentz_project(off, k), k).max()) <= 1e-9 * float(off[..., 1:].pow(2).sum(-1).max() + k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lorentz_linear_output_on_manifold(dtype, device):
+    torch.manual_seed(0)
+    layer = H.LorentzLinear(5, 3, k=2.0).to(device=device, dtype=dtype)
+    x = H.lorentz_expmap0(torch.randn(4, 7, 5, dtype=dtype, device=device), 2.0)
+    y = layer(x)
+    assert y.shape == (4, 7, 4) and y.dtype == dtype and y.device.type == device
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    assert float((H.lorentz_residual(y.detach(), 2.0) / (1 + y.detach()[..., 0] ** 2)).max()) <= tol
+    y.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in layer.parameters())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_device_dtype_batch_broadcast_and_gradients(dtype, device):
+    g = torch.Generator().manual_seed(3)
+    v = (3 * torch.randn(2, 5, 6, generator=g, dtype=dtype)).to(device).requires_grad_()
+    w = (3 * torch.randn(1, 5, 6, generator=g, dtype=dtype)).to(device)
+    d = H.tangent_distance(v, w)
+    assert d.shape == (2, 5) and d.dtype == dtype and d.device.type == device
+    d.sum().backward()
+    assert torch.isfinite(v.grad).all()
+    # zero vectors and identical points: finite value and gradient
+    z = torch.zeros(3, 4, dtype=dtype, device=device, requires_grad=True)
+    q = torch.tensor([[0.0, 0, 0, 0], [1.0, 2, 0, 0], [0, 0, 0, 5]], dtype=dtype, device=device)
+    dz = H.tangent_distance(z, q)
+    assert torch.allclose(dz, q.norm(dim=-1), rtol=1e-5)
+    dz.sum().backward()
+    assert torch.isfinite(z.grad).all()
+    same = q.clone().requires_grad_()
+    ds = H.tangent_distance(same, q)
+    assert float(ds.abs().max()) <= 1e-6
+    ds.sum().backward()
+    assert torch.isfinite(same.grad).all()
+    x, y = H.lorentz_expmap0(v.detach()), H.lorentz_expmap0(w)
+    dl = H.lorentz_distance(x, y)
+    assert dl.shape == (2, 5) and dl.dtype == dtype
+    assert torch.allclose(dl, d.detach(), rtol=1e-3 if dtype == torch.float32 else 1e-9)
+
+
+def test_large_inputs_take_the_blocked_path_with_identical_results():
+    g = torch.Generator().manual_seed(4)
+    v, w = 5 * torch.randn(40000, 16, generator=g), 5 * torch.randn(40000, 16, generator=g)
+    full = H.tangent_distance(v, w)
+    assert torch.equal(full[:100], H.tangent_distance(v[:100], w[:100]))
+    x, y = H.lorentz_expmap0(v[:20000]), H.lorentz_expmap0(w[:20000])
+    assert torch.equal(H.lorentz_distance(x, y)[:50], H.lorentz_distance(x[:50], y[:50]))
+
+
+def test_riemannian_adam_stays_on_manifold_euclidean_adam_leaves_it():
+    """Y5: residual |<x,x>_L + 1| after every step of RiemannianAdam on a ManifoldParameter stays at
+    rounding level; plain Adam on the same coordinates leaves the hyperboloid."""
+    g = torch.Generator().manual_seed(5)
+    v0 = torch.randn(32, 4, generator=g, dtype=torch.float64)
+    target = H.lorentz_expmap0(2 * torch.randn(32, 4, generator=g, dtype=torch.float64))
+    xr = geoopt.ManifoldParameter(H.lorentz_expmap0(v0), manifold=geoopt.Lorentz())
+    xe = torch.nn.Parameter(H.lorentz_expmap0(v0))
+    opt_r = geoopt.optim.RiemannianAdam([xr], lr=0.05)
+    opt_e = torch.optim.Adam([xe], lr=0.05)
+    worst_r = worst_e = 0.0
+    for _ in range(30):
+        for x, opt in ((xr, opt_r), (xe, opt_e)):
+            opt.zero_grad()
+            H.lorentz_distance(x, target, check=False).pow(2).sum().backward()
+            opt.step()
+        worst_r = max(worst_r, float(H.lorentz_residual(xr.detach()).max()))
+        worst_e = max(worst_e, float(H.lorentz_residual(xe.detach()).max()))
+    assert worst_r <= 1e-9
+    assert worst_e >= 1e-2
+
+
+@st.composite
+def pseudo_gaussians(draw, shape=(4, 3)):
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2 ** 31 - 1)))
+    return PseudoGaussian(torch.randn(*shape, generator=g, dtype=torch.float64),
+                          torch.randn(*shape, generator=g, dtype=torch.float64),
+                          torch.randn(*shape, generator=g, dtype=torch.float64).clamp(-2, 2))
+
+
+@given(pseudo_gaussians(), pseudo_gaussians())
+def test_pseudo_gaussian_kl_nonnegative_zero_iff_equal(q, p):
+    kl = H.pseudo_gaussian_kl(q, p)
+    differs = ((q.alpha != p.alpha) | (q.log_beta2 != p.log_beta2) | (q.log_gamma2 != p.log_gamma2)).any(-1)
+    assert (kl[differs] > 0).all() and (kl[~differs].abs() <= 1e-10).all()
+    assert float(H.pseudo_gaussian_kl(q, q).abs().max()) <= 1e-10
+
+
+@settings(max_examples=5)
+@given(pseudo_gaussians(shape=(3, 2)))
+def test_pseudo_gaussian_kl_closed_form_equals_monte_carlo(q):
+    torch.manual_seed(0)
+    n = 20000
+    p = PseudoGaussian.prior_like(q.alpha)
+    mu, var = H.pseudo_gaussian_rsample(q, n)
+    terms = H.pseudo_gaussian_log_prob(q, mu, var) - H.pseudo_gaussian_log_prob(p, mu, var)
+    mc, se = terms.mean(0), terms.std(0) / math.sqrt(n)
+    assert ((mc - H.pseudo_gaussian_kl(q)).abs() <= 5 * se + 1e-6).all()
+
+
+@given(st.integers(2, 40), st.integers(1, 12), st.integers(0, 1000))
+def test_effective_rank_bounds(n, d, seed):
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, d, generator=g, dtype=torch.float64)
+    er = float(H.effective_rank(z))
+    assert 1.0 <= er <= min(n, d) + 1e-9
+    rank1 = torch.randn(n, 1, generator=g, dtype=torch.float64) * torch.randn(1, d, generator=g, dtype=torch.float64)
+    assert float(H.effective_rank(rank1, center=False)) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_effective_rank_of_isotropic_and_isotropy_loss_orders_collapse():
+    g = torch.Generator().manual_seed(6)
+    iso = torch.randn(4000, 8, generator=g, dtype=torch.float64)
+    assert float(H.effective_rank(iso)) >= 7.8
+    collapsed = iso.clone()
+    collapsed[:, 2:] *= 1e-3
+    boundary = 10 * iso
+    li = float(H.isotropic_gaussian_loss(iso[:500]))
+    assert li < 0.01 * float(H.isotropic_gaussian_loss(collapsed[:500]))
+    assert li < 0.01 * float(H.isotropic_gaussian_loss(boundary[:500]))
+    assert float(H.isotropic_gaussian_loss(iso[:500])) >= 0
+
+
+def test_bad_input_raises_clear_errors():
+    x = H.lorentz_expmap0(torch.randn(4, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="hyperboloid"):
+        H.lorentz_distance(x * 1.1, x)
+    with pytest.raises(ValueError, match="hyperboloid"):
+        H.lorentz_distance(x, -x)
+    with pytest.raises(ValueError, match="last dimension"):
+        H.lorentz_distance(x, x[..., :3])
+    with pytest.raises(ValueError, match="k"):
+        H.lorentz_distance(x, x, k=0.0)
+    with pytest.raises(ValueError, match="k"):
+        H.tangent_distance(x, x, k=-1.0)
+    bad = x.clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        H.lorentz_distance(bad, x)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        H.tangent_distance(torch.tensor([[math.inf, 0.0]]), torch.tensor([[1.0, 0.0]]))
+    with pytest.raises(TypeError, match="floating"):
+        H.tangent_distance(torch.ones(2, 3, dtype=torch.long), torch.ones(2, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="inside the Poincare ball"):
+        H.poincare_to_lorentz(torch.tensor([[0.6, 0.8]]))
+    with pytest.raises(ValueError, match="in_features"):
+        H.LorentzLinear(3, 2)(x[..., :3])
+    with pytest.raises(ValueError, match="n \\+ 1 >= 2"):
+        H.lorentz_distance(torch.ones(3, 1), torch.ones(3, 1))
