@@ -1,4 +1,4 @@
-"""The `neurophys` command (also `python -m suite`): `report` and `list`."""
+"""The `neurophys` command (also `python -m suite`): `report`, `compare` and `list`."""
 
 from __future__ import annotations
 
@@ -52,6 +52,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from suite.report import compare
+
+    try:
+        out = compare(args.reports, args.out)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"neurophys: {exc}") from None
+    print(f"comparison written to {out}/index.html")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     only = _only(args.only)
     print("pairs (naive vs fixed):")
@@ -79,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--no-speed", action="store_true", help="skip the timing tables (accuracy and studies only)")
     rep.add_argument("--silent", action="store_true", help="no progress lines on stderr")
     rep.set_defaults(func=cmd_report)
+    cmp_ = sub.add_parser("compare", help="put several reports (machines) side by side in one page")
+    cmp_.add_argument("reports", nargs="+", help="report folders, e.g. reports/cpu reports/cuda-h100")
+    cmp_.add_argument("--out", default="neurophys-compare", help="output folder (default: ./neurophys-compare)")
+    cmp_.set_defaults(func=cmd_compare)
     lst = sub.add_parser("list", help="print the registered pairs and studies")
     lst.add_argument("--only", action="append", metavar="DOMAIN")
     lst.set_defaults(func=cmd_list)

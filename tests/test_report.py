@@ -127,3 +127,15 @@ def test_cli_list_and_report(fake_registry, tmp_path, capsys):
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit, match="cuda"):
             main(["report", "--device", "cuda", "--out", str(tmp_path / "y")])
+
+
+def test_compare_puts_reports_side_by_side(fake_registry, tmp_path):
+    generate(tmp_path / "a", devices=["cpu"], quick=True)
+    generate(tmp_path / "b", devices=["cpu"], quick=True)
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c")]) == 0
+    speed = pd.read_csv(tmp_path / "c" / "speed.csv")
+    assert any(c.startswith("a: ") for c in speed.columns) and any(c.startswith("b: ") for c in speed.columns)
+    claims = pd.read_csv(tmp_path / "c" / "claims.csv")
+    assert claims.set_index("claim").loc["H1"].tolist() == ["confirmed", "confirmed"]
+    with pytest.raises(SystemExit, match="no results.json"):
+        main(["compare", str(tmp_path), "--out", str(tmp_path / "d")])

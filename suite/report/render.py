@@ -159,3 +159,44 @@ def write_all(res: Results, out: Path) -> None:
     results_csv(res).to_csv(out / "results.csv", index=False)
     (out / "results.json").write_text(json.dumps(results_json(res), indent=1, default=str), encoding="utf-8")
     (out / "machine.json").write_text(json.dumps(_jsonable(res.machine), indent=1), encoding="utf-8")
+
+
+def _label(machine: dict[str, Any], folder: Path) -> str:
+    return f"{folder.name}: {machine.get('gpu') or machine.get('cpu')}"
+
+
+def comparison_tables(dirs: list[Path]) -> dict[str, pd.DataFrame]:
+    """Accuracy, speed and claim verdicts of several reports, one column per report (and device)."""
+    acc, sp, claims = [], [], []
+    for d in dirs:
+        data = json.loads((d / "results.json").read_text(encoding="utf-8"))
+        label = _label(data["machine"], d)
+        acc += [{**r, "report": label} for r in data["accuracy"] if r.get("status") == "ok"]
+        sp += [{**r, "report": label} for r in data["speed"] if r.get("status") == "ok"]
+        claims += [{"claim": c["claim"], "report": label, "verdict": c["verdict"]} for c in data["claims"]]
+    out = {}
+    if acc:
+        a = pd.DataFrame(acc)
+        a["rel_error"] = pd.to_numeric(a.rel_error, errors="coerce")
+        out["accuracy"] = a.pivot_table(index=["pair", "impl", "size"], columns=["report", "device"],
+                                        values="rel_error", aggfunc="first").reset_index()
+    if sp:
+        s = pd.DataFrame(sp)
+        out["speed"] = s.pivot_table(index=["pair", "impl", "size"], columns=["report", "device"],
+                                     values="median_ms", aggfunc="first").reset_index()
+    if claims:
+        out["claims"] = pd.DataFrame(claims).pivot(index="claim", columns="report", values="verdict").reset_index()
+    for k, df in out.items():
+        df.columns = [" / ".join(str(c) for c in col if str(c)) if isinstance(col, tuple) else col
+                      for col in df.columns]
+    return out
+
+
+def write_comparison(dirs: list[Path], out: Path) -> None:
+    tables = comparison_tables(dirs)
+    env = Environment(loader=PackageLoader("suite.report", "templates"), autoescape=select_autoescape(["html"]))
+    html = env.get_template("compare.html").render(
+        reports=[str(d) for d in dirs], tables={k: html_table(v) for k, v in tables.items()})
+    (out / "index.html").write_text(html, encoding="utf-8")
+    for k, df in tables.items():
+        df.to_csv(out / f"{k}.csv", index=False)
