@@ -28,7 +28,7 @@ from suite.checks import check_complex, check_real, check_same_last_dim, check_t
 
 __all__ = [
     "bind", "involution", "unbind", "project", "phasor_key", "phasor_bind", "random_phasor",
-    "circulant_matrix", "CirculantLinear",
+    "circulant_matrix", "circulant_linear", "CirculantLinear",
     "ghrr_random", "ghrr_bind", "ghrr_unbind", "ghrr_similarity",
 ]
 
@@ -160,22 +160,31 @@ def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     The output always has a unit spectrum and norm 1, whatever the scale of the inputs.
     """
     check_tensor(y, "y")
-    if y.is_complex():
+    keyed = y.is_complex()
+    if keyed:
         x, dtype = _real_one(x, "x")
         d = x.shape[-1]
         if y.shape[-1] != d // 2 + 1:
             raise ValueError(f"key y (a phasor_key) must have last dimension d // 2 + 1 = {d // 2 + 1} for "
                              f"x of last dimension {d}, got {y.shape[-1]}")
-        inplace = _inplace_ok(x, y)
-        X = _fill_zero_bins(torch.fft.rfft(x), inplace)
-        Z = _mul(X, y.to(X.dtype), inplace)
     else:
         x, y, dtype = _real_pair(x, y, "x", "y")
         d = x.shape[-1]
-        inplace = _inplace_ok(x, y)
-        X = _fill_zero_bins(torch.fft.rfft(x), inplace)
-        Y = _fill_zero_bins(torch.fft.rfft(y), inplace)
-        Z = _mul(X, Y, inplace)
+    inplace = _inplace_ok(x, y)
+    X = torch.fft.rfft(x)
+    Y = y.to(X.dtype) if keyed else torch.fft.rfft(y)
+    if inplace and X.device.type == "cpu":
+        # Fast path: project the raw product and check for exactly-zero product bins with one reduction;
+        # only then (structured input: zero-mean, periodic, all-zero) redo it with the per-factor convention.
+        # The branch costs a host sync, which is free on the CPU; CUDA takes the branch-free path below.
+        Z = _mul(X, Y, True)
+        if bool(Z.all()):
+            return _out(torch.fft.irfft(Z.sgn_(), n=d), dtype)
+        X = torch.fft.rfft(x)
+        Y = y.to(X.dtype) if keyed else torch.fft.rfft(y)
+    X = _fill_zero_bins(X, inplace)
+    Y = Y if keyed else _fill_zero_bins(Y, inplace)  # a phasor_key has no zero bins
+    Z = _mul(X, Y, inplace)
     # sgn(0) = 0 can only come from an underflowed product of two bins below ~1e-19 (float32); it leaves
     # that bin at 0 (finite), never NaN.
     Z = Z.sgn_() if inplace else torch.sgn(Z)
@@ -202,6 +211,16 @@ def circulant_matrix(w: torch.Tensor) -> torch.Tensor:
     n = w.shape[-1]
     idx = torch.arange(n, device=w.device)
     return w[..., (idx[:, None] - idx[None, :]) % n]
+
+
+def circulant_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+    """Functional circulant layer `y = w (*) x + b = x @ C(w)^T + b`, by FFT (`bind(x, w)`): the spectrum of
+    the kernel `w` ([N] or broadcastable) is computed once and broadcast over the batch of `x`."""
+    y = bind(x, w)
+    if b is not None:
+        check_real(b, "b")
+        y = y + b.to(y.dtype)
+    return y
 
 
 class CirculantLinear(nn.Module):
@@ -242,8 +261,7 @@ class CirculantLinear(nn.Module):
         check_real(x, "x")
         if x.shape[-1] != self.features:
             raise ValueError(f"x must have last dimension features = {self.features}, got {x.shape[-1]}")
-        y = bind(x, self.kernel())
-        return y + self.bias.to(y.dtype) if self.bias is not None else y
+        return circulant_linear(x, self.kernel(), self.bias)
 
     def dense_weight(self) -> torch.Tensor:
         return circulant_matrix(self.kernel())
