@@ -61,13 +61,14 @@ def _inplace_ok(*ts: torch.Tensor) -> bool:
     return not (torch.is_grad_enabled() and any(t.requires_grad for t in ts))
 
 
-def _mul(a: torch.Tensor, b: torch.Tensor, inplace: bool) -> torch.Tensor:
-    """a * b with broadcasting, writing into whichever operand already has the broadcast shape."""
+def _mul(a: torch.Tensor, b: torch.Tensor, inplace: bool, b_writable: bool = True) -> torch.Tensor:
+    """a * b with broadcasting, writing into whichever (scratch) operand already has the broadcast shape.
+    `b_writable=False` protects a caller-owned `b` (a cached phasor key)."""
     if inplace:
         shape = torch.broadcast_shapes(a.shape, b.shape)
         if a.shape == shape:
             return a.mul_(b)
-        if b.shape == shape:
+        if b_writable and b.shape == shape:
             return b.mul_(a)
     return a * b
 
@@ -177,14 +178,14 @@ def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # Fast path: project the raw product and check for exactly-zero product bins with one reduction;
         # only then (structured input: zero-mean, periodic, all-zero) redo it with the per-factor convention.
         # The branch costs a host sync, which is free on the CPU; CUDA takes the branch-free path below.
-        Z = _mul(X, Y, True)
+        Z = _mul(X, Y, True, b_writable=not keyed)
         if bool(Z.all()):
             return _out(torch.fft.irfft(Z.sgn_(), n=d), dtype)
         X = torch.fft.rfft(x)
         Y = y.to(X.dtype) if keyed else torch.fft.rfft(y)
     X = _fill_zero_bins(X, inplace)
     Y = Y if keyed else _fill_zero_bins(Y, inplace)  # a phasor_key has no zero bins
-    Z = _mul(X, Y, inplace)
+    Z = _mul(X, Y, inplace, b_writable=not keyed)
     # sgn(0) = 0 can only come from an underflowed product of two bins below ~1e-19 (float32); it leaves
     # that bin at 0 (finite), never NaN.
     Z = Z.sgn_() if inplace else torch.sgn(Z)

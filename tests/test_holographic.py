@@ -312,3 +312,15 @@ def test_circulant_linear_init_preserves_norms_through_depth():
     layers = torch.nn.Sequential(*[hg.CirculantLinear(128, bias=False) for _ in range(16)])
     x = gauss((4, 128), 0, torch.float32)
     assert ((layers(x).norm(dim=-1) / x.norm(dim=-1)) - 1).abs().max().item() < 1e-4
+
+
+def test_cached_key_is_not_mutated_and_broadcasting_both_ways():
+    x, y = gauss((16,), 0, torch.float32), gauss((5, 16), 1, torch.float32)
+    key = hg.phasor_key(y)
+    before = key.clone()
+    out = hg.phasor_bind(x, key)  # x broadcasts against a larger key: the key must not be used as scratch
+    assert torch.equal(key, before)
+    assert rel(out, hg.bind(hg.project(x), hg.project(y))) < 1e-5
+    z = gauss((16,), 2, torch.float32)
+    assert rel(hg.unbind(z, y), nv.circular_conv_direct(z.double(), hg.involution(y).double())) < 1e-5
+    assert rel(hg.bind(z, y), nv.circular_conv_direct(z.double(), y.double())) < 1e-5
