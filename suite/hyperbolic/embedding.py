@@ -17,7 +17,8 @@ from torch import nn
 
 from suite.checks import check_finite, check_positive, check_real, check_tensor
 from suite.hyperbolic._geometry import (
-    _k, lorentz_distance, lorentz_expmap0, lorentz_logmap0, lorentz_residual, tangent_distance,
+    _k, lorentz_distance, lorentz_expmap0, lorentz_logmap0, lorentz_residual, minkowski_inner,
+    tangent_distance,
 )
 
 __all__ = [
@@ -226,16 +227,29 @@ def _batches(tree: Tree, steps: int, batch: int, n_neg: int, generator: torch.Ge
 def train_recommended(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.05, iso_weight: float = 1.0,
                       batch: int = 64, n_neg: int = 10, init_std: float = 1e-2,
                       generator: torch.Generator, dtype: torch.dtype = torch.float32,
-                      device: str = "cpu") -> EmbeddingRun:
+                      device: str = "cpu", optimizer: str = "riemannian",
+                      constraint_penalty: float = 0.0) -> EmbeddingRun:
     """The research report's recipe (sec. 3.2, 3.3): Lorentz-model parameters as a geoopt
     ManifoldParameter, geoopt RiemannianAdam (retraction + parallel transport of the moments),
-    cancellation-free `lorentz_distance`, plus `iso_weight * isotropic_gaussian_loss(log_0(x))`."""
+    cancellation-free `lorentz_distance`, plus `iso_weight * isotropic_gaussian_loss(log_0(x))`.
+
+    `optimizer="euclidean"` is the control of claim Y5: the same coordinates in a plain Parameter updated
+    by torch.optim.Adam (optionally with `constraint_penalty * (<x,x>_L + 1)^2`, the "encourage it through
+    the loss" alternative of claim X1), so the on-manifold residual can be compared."""
     manifold = geoopt.Lorentz(k=1.0)
     v0 = init_std * torch.randn(tree.n, dim, generator=generator, dtype=dtype)
-    x = geoopt.ManifoldParameter(lorentz_expmap0(v0).to(device), manifold=manifold)
-    opt = geoopt.optim.RiemannianAdam([x], lr=lr)
-    run = EmbeddingRun("recommended" if iso_weight else "lorentz (no iso)", torch.empty(0), torch.empty(0),
-                       torch.empty(0))
+    if optimizer == "riemannian":
+        x = geoopt.ManifoldParameter(lorentz_expmap0(v0).to(device), manifold=manifold)
+        opt = geoopt.optim.RiemannianAdam([x], lr=lr)
+    elif optimizer == "euclidean":
+        x = nn.Parameter(lorentz_expmap0(v0).to(device))
+        opt = torch.optim.Adam([x], lr=lr)
+    else:
+        raise ValueError(f"optimizer must be 'riemannian' or 'euclidean', got {optimizer!r}")
+    label = "recommended" if iso_weight else "lorentz (no iso)"
+    if optimizer == "euclidean":
+        label = "lorentz + Euclidean Adam" + (" + penalty" if constraint_penalty else "")
+    run = EmbeddingRun(label, torch.empty(0), torch.empty(0), torch.empty(0))
     for e, neg in _batches(tree, steps, batch, n_neg, generator):
         e, neg = e.to(device), neg.to(device)
         u = x[e[:, 0]]
@@ -245,6 +259,8 @@ def train_recommended(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.0
         if iso_weight:
             nodes = torch.unique(torch.cat([e.flatten(), neg.flatten()]))  # minibatch estimate, as HyperGCL
             loss = loss + iso_weight * isotropic_gaussian_loss(lorentz_logmap0(x[nodes], check=False))
+        if constraint_penalty:
+            loss = loss + constraint_penalty * (minkowski_inner(x, x) + 1).pow(2).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
