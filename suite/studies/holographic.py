@@ -747,7 +747,7 @@ def study_speed_targets(ctx: StudyContext) -> StudyResult:
         torch.set_num_threads(threads)
         try:
             ms: dict[str, float] = {}
-            for _ in range(1 if ctx.quick else 2):  # interleaved rounds, keep the fastest
+            for _ in range(1):  # one round per thread setting (budget); both settings in the same run
                 for name, fn in fns.items():
                     ms[name] = min(ms.get(name, math.inf), time_ms(fn, ctx.quick))
         finally:
@@ -794,14 +794,20 @@ def study_speed_targets(ctx: StudyContext) -> StudyResult:
 def study_structure_by_construction(ctx: StudyContext) -> StudyResult:
     """X1: unit spectrum by construction (projected kernels) vs encouraged by a penalty in the loss.
 
-    Task: 4 stacked circulant layers (d = 64) learn a random orthogonal circulant teacher stack from data;
+    Task: 4 stacked circulant layers (d = 64) learn a random orthogonal circulant teacher stack from band-limited
+    data (lowest quarter of the spectrum);
     one student projects its kernels in every forward pass (`CirculantLinear(unitary=True)`), the others add
     lambda * mean((|W_k| - 1)^2) to the loss. Afterwards: deviation of the spectra from 1, and how the trained
-    layer behaves when stacked 32 deep (norm ratio)."""
+    block behaves on full-band inputs when stacked 32 layers deep (norm ratio)."""
     d, L, steps = 64, 4, (100 if ctx.quick else 400)
     gen = ctx.generator(1100)
     teacher = hg.project(gauss(L, d, gen=gen, dtype=torch.float64))
-    xs = gauss(64, d, gen=gen, dtype=torch.float64)
+    # Training data excite only the lowest quarter of the frequencies: the task pins those bins of each kernel
+    # and nothing else, so whatever keeps the other bins unit-modulus must come from the constraint.
+    band = torch.zeros(d // 2 + 1, dtype=torch.float64)
+    band[: d // 8 + 1] = 1
+    xs = torch.fft.irfft(torch.fft.rfft(gauss(64, d, gen=gen, dtype=torch.float64)) * band, n=d)
+    probe = gauss(64, d, gen=gen, dtype=torch.float64)  # full-band inputs for the 32-layer drift
     target = xs
     for i in range(L):
         target = hg.bind(target, teacher[i])
@@ -825,11 +831,11 @@ def study_structure_by_construction(ctx: StudyContext) -> StudyResult:
         with torch.no_grad():
             k = hg.project(w) if mode.startswith("by construction") else w
             spec_dev = (torch.fft.rfft(k).abs() - 1).abs().max().item()
-            z = xs
-            for _ in range(32 // L):  # the trained block applied until 32 layers deep
+            z = probe
+            for _ in range(32 // L):  # the trained block applied until 32 layers deep, on full-band inputs
                 for i in range(L):
                     z = hg.bind(z, k[i])
-            norm32 = (z.norm(dim=-1) / xs.norm(dim=-1)).median().item()
+            norm32 = (z.norm(dim=-1) / probe.norm(dim=-1)).median().item()
             zz = xs
             for i in range(L):
                 zz = hg.bind(zz, k[i])
@@ -839,18 +845,29 @@ def study_structure_by_construction(ctx: StudyContext) -> StudyResult:
     df = pd.DataFrame(rows)
     t = df.set_index("method")
     by_c = t.max_spectrum_deviation["by construction (projected kernels)"]
-    pen = t.max_spectrum_deviation["penalty lambda=1"]
-    ok = by_c < 1e-10 and pen > 1e3 * max(by_c, 1e-16)
-    return StudyResult(table=df, verdicts=[Verdict(
-        "X1", "confirmed" if ok else "qualified",
-        f"after {steps} Adam steps on the same task, projected kernels have a unit spectrum to {by_c:.0e} while the "
-        f"penalty (lambda=1) leaves a deviation of {pen:.2e} (lambda=0.1: "
-        f"{t.max_spectrum_deviation['penalty lambda=0.1']:.2e}); 32 stacked trained layers: norm ratio "
-        f"{t.norm_ratio_32_layers['by construction (projected kernels)']:.6f} vs "
-        f"{t.norm_ratio_32_layers['penalty lambda=1']:.4f} (confirmed if construction < 1e-10 and the penalty "
-        "deviation is > 1000x larger)", value=float(pen))],
-        notes=["Holographic evidence only (orthogonality); the other domains contribute their own X1 measurements."],
-        key=f"spectrum deviation: construction {by_c:.0e}, penalty {pen:.1e}")
+    drift = (df.set_index("method").norm_ratio_32_layers - 1).abs()
+    pen_rows = [m for m in df.method if m.startswith("penalty")]
+    best_pen = min(pen_rows, key=lambda m: drift[m])
+    worst_pen = max(pen_rows, key=lambda m: drift[m])
+    exact = by_c < 1e-10 and drift["by construction (projected kernels)"] < 1e-10
+    if not exact:
+        verdict = "refuted"
+    elif drift[best_pen] > 1e-2:
+        verdict = "confirmed"
+    else:
+        verdict = "qualified"
+    ev = (f"after {steps} Adam steps on the same task, projected kernels have a unit spectrum to {by_c:.0e} and 32 stacked "
+          f"trained layers keep the norm to {drift['by construction (projected kernels)']:.0e}; with a penalty the "
+          f"result depends on lambda: {best_pen} reaches spectrum deviation {t.max_spectrum_deviation[best_pen]:.1e} "
+          f"(32-layer norm drift {drift[best_pen]:.1e}), {worst_pen} leaves {t.max_spectrum_deviation[worst_pen]:.1e} "
+          f"(drift {drift[worst_pen]:.1e}); no constraint: drift {drift['no constraint']:.1e} (confirmed if every "
+          "penalty run drifts > 1e-2; qualified if construction is exact but a tuned penalty gets within 1e-2)")
+    return StudyResult(table=df, verdicts=[Verdict("X1", verdict, ev, value=float(drift[worst_pen]))],
+                       notes=["Holographic evidence only (orthogonality of circulant layers); the other domains "
+                              "contribute their own X1 measurements. Construction is exact at every step and needs "
+                              "no tuning; a penalty approaches it only with a large enough lambda and enough steps."],
+                       key=f"spectrum deviation: construction {by_c:.0e}, {best_pen} "
+                           f"{t.max_spectrum_deviation[best_pen]:.1e}, {worst_pen} {t.max_spectrum_deviation[worst_pen]:.1e}")
 
 
 def study_binding_table(ctx: StudyContext) -> StudyResult:
