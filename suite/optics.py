@@ -175,8 +175,8 @@ def transfer_function(shape, dx: float, wavelength: float, z: float, *, band_lim
     """The angular-spectrum transfer function on an FFT-layout grid `shape` (Ny, Nx), complex `dtype`.
 
     H = exp(i k z sqrt(1 - s^2)) for s = lambda |f| <= 1, exp(-k |z| sqrt(s^2 - 1)) for s > 1, times the
-    Matsushima-Shimobaba rectangle |f_x| <= u_limit, |f_y| <= v_limit when `band_limit` (limits computed
-    for `padded_shape`, default `shape`). Phase built in float64 without the carrier, reduced mod 2 pi.
+    Matsushima-Shimobaba rectangle |f_x| <= u_limit, |f_y| <= v_limit on the propagating bins when
+    `band_limit` (limits computed for `padded_shape`, default `shape`). Phase built in float64 without the carrier, reduced mod 2 pi.
     """
     dx, wavelength, z = _scalars(dx, wavelength, z)
     ny, nx = int(shape[-2]), int(shape[-1])
@@ -196,7 +196,10 @@ def transfer_function(shape, dx: float, wavelength: float, z: float, *, band_lim
         vl = band_limit_frequency(int(py), dx, wavelength, z)
         ul = band_limit_frequency(int(px), dx, wavelength, z)
         # 1e-9 slack: at exactly z_c the Nyquist bin must stay (u_limit and fftfreq round differently).
-        amp = amp * ((fx.abs() <= ul * (1 + 1e-9)) & (fy.abs() <= vl * (1 + 1e-9))).to(amp.dtype)
+        # evanescent bins are kept: their transfer function is a smooth decay, not an aliasing chirp, and
+        # at small z they carry the real near field (study optics.evanescent).
+        keep = ((fx.abs() <= ul * (1 + 1e-9)) & (fy.abs() <= vl * (1 + 1e-9))) | ~prop
+        amp = amp * keep.to(amp.dtype)
     cdt = _complex_of(dtype)
     rdt = torch.float64 if cdt == torch.complex128 else torch.float32
     # cast the reduced phase (|phase| <= pi) to the working precision, then exponentiate there.
@@ -562,7 +565,7 @@ def square_aperture_fresnel(x, y, z: float, half_width: float, wavelength: float
     return torch.from_numpy(out)
 
 
-def gaussian_beam_exact(r, z: float, waist: float, wavelength: float, *, nodes_per_panel: int = 16) -> torch.Tensor:
+def gaussian_beam_exact(r, z: float, waist: float, wavelength: float, *, nodes_per_panel: int = 6) -> torch.Tensor:
     """Exact (non-paraxial, scalar) field at radius r and distance z of u0 = exp(-r^2/w0^2), by its
     angular-spectrum (Hankel) integral:
     U(r, z) = 2 pi int_0^inf A(rho) J0(2 pi rho r) exp(i 2 pi z sqrt(1/lambda^2 - rho^2)) rho d rho,
