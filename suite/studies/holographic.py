@@ -467,10 +467,11 @@ def study_fft_vs_rfft(ctx: StudyContext) -> StudyResult:
     ax.set_xscale("log")
     ax.set_yscale("linear")
     ax.set_yticks(range(len(df)))
-    ax.set_yticklabels([f"{c[:48]} (d={d})" for c, d in zip(df.check, df.d)], fontsize=5)
-    ax.set_xlabel("value (dimensionless, log scale)")
+    ax.set_yticklabels([f"{c[:70]} (d={d})" for c, d in zip(df.check, df.d)], fontsize=6)
+    ax.set_xlabel("value (dimensionless, log scale; 1e-17 stands for 0)")
     ax.set_ylabel("")
-    fig.tight_layout()
+    fig.set_size_inches(10, 7)
+    fig.subplots_adjust(left=0.55, right=0.98, top=0.95, bottom=0.08)
     return StudyResult(table=df, figure=fig, verdicts=[Verdict("H2", verdict, ev, value=leak)],
                        key=f"fft leakage {leak:.0e}; frequency-domain phases ||a||^2 {half:.2f}")
 
