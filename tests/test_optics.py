@@ -335,3 +335,17 @@ def test_propagator_builds_transfer_function_once(device):
     torch.testing.assert_close(prop(u), O.asm(u, 1e-6, LAM, 3e-5))
     assert prop.builds == 3
     assert first.device == u.device
+
+
+def test_evanescent_near_field_is_kept_by_fixed_and_dropped_by_snippet():
+    # z > 0, dx < lambda/2: the complex128 full transfer function is the exact periodic answer
+    u = _rand_field((16, 16), torch.complex128, 15)
+    dx, z = LAM / 4, 0.1 * LAM
+    exact = B.asm_naive(u, dx, LAM, z)
+    assert relative_error(O.asm(u, dx, LAM, z, pad=1, band_limit=False), exact) < 1e-10
+    H = O.transfer_function((16, 16), dx, LAM, z)
+    fy = torch.fft.fftfreq(16, d=dx, dtype=torch.float64)[:, None]
+    fx = torch.fft.fftfreq(16, d=dx, dtype=torch.float64)[None, :]
+    evan = LAM ** 2 * (fx ** 2 + fy ** 2) > 1
+    assert bool((H[evan] != 0).all()), "the band limit must not remove evanescent bins"
+    assert relative_error(B.asm_seed(u, dx, LAM, z), exact) > 0.3
