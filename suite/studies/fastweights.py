@@ -6,6 +6,7 @@ All randomness comes from `ctx.generator(offset)` (CPU generators), so accuracy 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 
@@ -197,6 +198,12 @@ def _recall_loss(rule: str, phi: torch.Tensor, ids: torch.Tensor, vals: torch.Te
 
 
 def run_capacity(ctx: StudyContext) -> StudyResult:
+    from suite.studies.symplectic import single_thread  # noqa: PLC0415 (shared helper)
+    with single_thread():
+        return _capacity(ctx)
+
+
+def _capacity(ctx: StudyContext) -> StudyResult:
     """Schlag et al. 2021 sec. 6.1 associative retrieval, with fixed random keys (no training).
 
     d_key = 64; S keys N(0, I); features elu+1 (64-d), DPFP-1 (128-d), DPFP-2 (256-d), raw (64-d), each
@@ -410,6 +417,19 @@ def run_normalisation(ctx: StudyContext) -> StudyResult:
                        key=f"raw features + z_t: max|y|/max|v| = {raw_z:.3g}; additive without z_t: {scale_noz:.3g}x values")
 
 
+def _speed_rows(Ts, impls, dev, gen, quick, threads):
+    rows = []
+    for T in Ts:
+        args = delta_inputs(2, 4, T, D_HEAD, dev, torch.float32, gen)
+        for name, fn in impls.items():
+            slow = name in ("loop (naive)", "recurrent") and T >= 4096
+            with torch.no_grad():
+                tm = measure(lambda: fn(*args), warmup=1, repeats=3 if (quick or slow) else 5,
+                             min_time=0.0 if quick else 0.02, max_time=0.5 if quick else 3.0)
+            rows.append(dict(impl=name, T=T, device=dev, threads=threads, median_ms=tm.median_ms))
+    return rows
+
+
 def run_speed(ctx: StudyContext) -> StudyResult:
     """Median time vs T (B=2 H=4 D=64, float32) for the per-step loop, the recurrent reference, the
     literal chunkwise port and the batched chunkwise delta_rule, on ctx.device."""
@@ -419,16 +439,13 @@ def run_speed(ctx: StudyContext) -> StudyResult:
              "chunk_loop_port": nv.chunk_loop_port, "delta_rule (fixed)": fw.delta_rule}
     if _FLA is not None and dev == "cuda":
         impls["fla chunk (bf16)"] = _FLA
-    rows = []
     gen = ctx.generator(41)
-    for T in Ts:
-        args = delta_inputs(2, 4, T, D_HEAD, dev, torch.float32, gen)
-        for name, fn in impls.items():
-            slow = name in ("loop (naive)", "recurrent") and T >= 4096
-            with torch.no_grad():
-                tm = measure(lambda: fn(*args), warmup=1, repeats=3 if (ctx.quick or slow) else 5,
-                             min_time=0.0 if ctx.quick else 0.02, max_time=0.5 if ctx.quick else 3.0)
-            rows.append(dict(impl=name, T=T, device=dev, median_ms=tm.median_ms))
+    from suite.studies.symplectic import single_thread  # noqa: PLC0415 (shared helper)
+    # quick mode is a CI smoke test of the sweep: one thread, immune to OpenMP stalls on a loaded machine
+    guard = single_thread() if (ctx.quick and dev == "cpu") else contextlib.nullcontext()
+    with guard:
+        threads = torch.get_num_threads()
+        rows = _speed_rows(Ts, impls, dev, gen, ctx.quick, threads)
     df = pd.DataFrame(rows)
     piv = df.pivot(index="T", columns="impl", values="median_ms")
     fig = Figure(figsize=(6, 4))
@@ -445,7 +462,8 @@ def run_speed(ctx: StudyContext) -> StudyResult:
     notes = [f"at T={Tref} on {dev}: delta_rule {piv.loc[Tref, 'delta_rule (fixed)']:.2f} ms, loop "
              f"{piv.loc[Tref, 'loop (naive)']:.1f} ms ({speedup:.1f}x), chunk_loop_port "
              f"{piv.loc[Tref, 'chunk_loop_port']:.1f} ms ({port:.2f}x); log-log slope of delta_rule time vs T "
-             f"{slope:.2f} (1 = linear). Targets (issue 3, CPU, T=2048): >= 20x vs loop, faster than the port."]
+             f"{slope:.2f} (1 = linear), {threads} intra-op thread(s). Targets (issue 3, CPU, T=2048): >= 20x "
+             f"vs loop, faster than the port."]
     return StudyResult(table=df, figure=fig, notes=notes,
                        key=f"T={Tref}: {speedup:.1f}x vs loop, {port:.2f}x vs port, slope {slope:.2f}")
 
