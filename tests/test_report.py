@@ -139,3 +139,15 @@ def test_compare_puts_reports_side_by_side(fake_registry, tmp_path):
     assert claims.set_index("claim").loc["H1"].tolist() == ["confirmed", "confirmed"]
     with pytest.raises(SystemExit, match="no results.json"):
         main(["compare", str(tmp_path), "--out", str(tmp_path / "d")])
+
+
+def test_real_registry_quick_report_runs_every_study_and_judges_every_claim(tmp_path):
+    """End to end on the real registry (quick mode, accuracy and studies; timing is the benchmarks' job)."""
+    res = generate(tmp_path / "real", devices=["cpu"], quick=True, speed=False, timeout=600)
+    assert registry.load_errors() == {}
+    assert [f"{r.study.name}: {r.error}" for r in res.studies if r.error] == []
+    assert [r for r in res.accuracy if r["status"] == "failed"] == []
+    data = json.loads((tmp_path / "real" / "results.json").read_text())
+    assert [c["claim"] for c in data["claims"] if c["verdict"] == "not measured"] == []
+    html = (tmp_path / "real" / "index.html").read_text()
+    assert html.count("data:image/png;base64,") >= len(registry.domains())
