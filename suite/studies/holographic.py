@@ -71,10 +71,12 @@ def fit_exponent(sizes, times) -> float:
     return float(np.polyfit(np.log(np.asarray(sizes, float)), np.log(np.asarray(times, float)), 1)[0])
 
 
-def time_ms(fn, quick: bool) -> float:
+def time_ms(fn, quick: bool, *, low: bool = False) -> float:
+    """Median ms of `fn` (suite.timing.measure); `low=True` returns the lower quartile instead, for fits of
+    time vs size, where a sample disturbed by another process would bend the slope."""
     with torch.no_grad():
-        return measure(fn, warmup=1, repeats=3 if quick else 5, min_time=0.01 if quick else 0.05,
-                       max_time=1.0 if quick else 4.0).median_ms
+        t = measure(fn, warmup=1, repeats=5, min_time=0.02 if quick else 0.05, max_time=1.0 if quick else 4.0)
+    return (t.q25 if low else t.median) * 1e3
 
 
 def codebook_accuracy(d: int, k: int, items: int, trials: int, gen: torch.Generator, *, keys: str = "gauss",
@@ -646,12 +648,12 @@ def study_circulant_crossover(ctx: StudyContext) -> StudyResult:
             w = gauss(N, gen=gen, device=ctx.device)
             C = hg.circulant_matrix(w).contiguous()
             rows.append(dict(batch=B, N=N, impl="FFT (CirculantLinear)", params=N,
-                             ms=time_ms(lambda: hg.circulant_linear(x, w), ctx.quick)))
+                             ms=time_ms(lambda: hg.circulant_linear(x, w), ctx.quick, low=True)))
             rows.append(dict(batch=B, N=N, impl="dense matmul, prebuilt N x N weight", params=N * N,
-                             ms=time_ms(lambda: x @ C.T, ctx.quick)))
+                             ms=time_ms(lambda: x @ C.T, ctx.quick, low=True)))
             if N <= (1024 if ctx.quick else DENSE_MAX):
                 rows.append(dict(batch=B, N=N, impl="dense circulant, materialised per call", params=N,
-                                 ms=time_ms(lambda: nv.circulant_dense(x, w), ctx.quick)))
+                                 ms=time_ms(lambda: nv.circulant_dense(x, w), ctx.quick, low=True)))
     df = pd.DataFrame(rows)
     fig, ax = _fig("Circulant layer: FFT vs dense", "N (features)", "median time per call (ms)", logx=True, logy=True)
     for (B, impl), g in df.groupby(["batch", "impl"], sort=False):
@@ -683,7 +685,7 @@ def study_circulant_crossover(ctx: StudyContext) -> StudyResult:
         f"over N in {top}: FFT {fft_e:.2f}, dense {dense_e:.2f}; FFT faster from N={crossover[1]} (B=1) / "
         f"N={crossover[64]} (B=64) (confirmed if > 3x faster at the largest N and the advantage grows > 1.5x)",
         value=speed)],
-        notes=["CPU timings with one intra-op thread (suite.timing.measure, medians), so that the ratios reflect the "
+        notes=["CPU timings with one intra-op thread (suite.timing.measure, lower quartile of the samples), so that the ratios reflect the "
                "work and not OpenMP hand-off on a shared machine; exponents over the three "
                "largest N, where per-call overhead no longer dominates. Anchor crossover (numpy): N ~ 512-1024 at "
                "batch 1, ~256 at batch 64. The per-call materialised circulant (naive) is slower than both at every N."],
@@ -717,7 +719,7 @@ def study_complexity(ctx: StudyContext) -> StudyResult:
         for d in sizes:
             x, y = gauss(B, d, gen=gen, device=ctx.device), gauss(B, d, gen=gen, device=ctx.device)
             args = (x, y[0]) if "linear" in name else (x, y)
-            rows.append(dict(op=name, d=d, batch=B, ms=time_ms(lambda: fn(*args), ctx.quick)))
+            rows.append(dict(op=name, d=d, batch=B, ms=time_ms(lambda: fn(*args), ctx.quick, low=True)))
     df = pd.DataFrame(rows)
     expo = {}
     for name, g in df.groupby("op", sort=False):
