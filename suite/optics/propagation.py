@@ -163,6 +163,13 @@ def _freq_sq(ny: int, nx: int, dx: float, device) -> tuple[torch.Tensor, torch.T
     return fy[:, None], fx[None, :]
 
 
+def _abs_freq(n: int, dx: float, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """|fftfreq(n, dx)| on its n // 2 + 1 distinct values, and the FFT-layout index into them."""
+    i = torch.arange(n, device=device)
+    idx = torch.minimum(i, n - i)
+    return torch.arange(n // 2 + 1, dtype=torch.float64, device=device) / (n * dx), idx
+
+
 def _complex_of(dtype: torch.dtype) -> torch.dtype:
     return dtype if dtype.is_complex else (torch.complex128 if dtype == torch.float64 else torch.complex64)
 
@@ -173,11 +180,15 @@ def transfer_function(shape, dx: float, wavelength: float, z: float, *, band_lim
 
     H = exp(i k z sqrt(1 - s^2)) for s = lambda |f| <= 1, exp(-k |z| sqrt(s^2 - 1)) for s > 1, times the
     Matsushima-Shimobaba rectangle |f_x| <= u_limit, |f_y| <= v_limit on the propagating bins when
-    `band_limit` (limits computed for `padded_shape`, default `shape`). Phase built in float64 without the carrier, reduced mod 2 pi.
+    `band_limit` (limits computed for `padded_shape`, default `shape`). Phase built in float64 without the
+    carrier, reduced mod 2 pi. H depends on |f_x|, |f_y| only: it is built on one quadrant (a quarter of the
+    float64 work) and gathered into the FFT layout.
     """
     dx, wavelength, z = _scalars(dx, wavelength, z)
     ny, nx = int(shape[-2]), int(shape[-1])
-    fy, fx = _freq_sq(ny, nx, dx, device)
+    fy, iy = _abs_freq(ny, dx, device)
+    fx, ix = _abs_freq(nx, dx, device)
+    fy, fx = fy[:, None], fx[None, :]
     s2 = wavelength ** 2 * (fx * fx + fy * fy)
     k = TWO_PI / wavelength
     prop = s2 <= 1.0
@@ -195,12 +206,13 @@ def transfer_function(shape, dx: float, wavelength: float, z: float, *, band_lim
         # 1e-9 slack: at exactly z_c the Nyquist bin must stay (u_limit and fftfreq round differently).
         # evanescent bins are kept: their transfer function is a smooth decay, not an aliasing chirp, and
         # at small z they carry the real near field (study optics.evanescent).
-        keep = ((fx.abs() <= ul * (1 + 1e-9)) & (fy.abs() <= vl * (1 + 1e-9))) | ~prop
+        keep = ((fx <= ul * (1 + 1e-9)) & (fy <= vl * (1 + 1e-9))) | ~prop
         amp = amp * keep.to(amp.dtype)
     cdt = _complex_of(dtype)
     rdt = torch.float64 if cdt == torch.complex128 else torch.float32
     # cast the reduced phase (|phase| <= pi) to the working precision, then exponentiate there.
-    return torch.polar(amp.to(rdt), phase.to(rdt)).to(cdt)
+    quadrant = torch.polar(amp.to(rdt), phase.to(rdt)).to(cdt)
+    return quadrant[iy][:, ix]
 
 
 class _LRU:
