@@ -142,8 +142,8 @@ def fixed_recipe_oracle(q, k, v, beta):
 
 def _make_recipe(size, device, dtype, gen):
     # The ANCHORS setting of the seed's blow-up: d = 16 random keys, beta = sigmoid(N(0, 1)).
-    q, k, v, beta = (torch.randn(1, 2, size, 16, generator=gen, dtype=torch.float64) for _ in range(3)) + (
-        torch.sigmoid(torch.randn(1, 2, size, generator=gen, dtype=torch.float64)),)
+    q, k, v = (torch.randn(1, 2, size, 16, generator=gen, dtype=torch.float64) for _ in range(3))
+    beta = torch.sigmoid(torch.randn(1, 2, size, generator=gen, dtype=torch.float64))
     return tuple(x.to(dtype).to(device) for x in (q, k, v, beta))
 
 
