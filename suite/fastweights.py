@@ -110,21 +110,24 @@ def _check_delta_inputs(q, k, v, beta, initial_state, scale, *, check_values: bo
         raise ValueError(f"scale must be a finite number or None, got {scale!r}")
     if not check_values:
         return
-    named = [("q", q), ("k", k), ("v", v), ("beta", beta)]
-    if initial_state is not None:
-        named.append(("initial_state", initial_state))
-    # One reduction per tensor (a NaN/Inf anywhere makes the sum non-finite); the exact elementwise check
-    # runs only when a sum is non-finite, and names the argument (a finite sum overflowing passes it).
-    sums = torch.stack([x.detach().sum(dtype=torch.float64 if x.dtype == torch.float64 else torch.float32)
-                        .to(torch.float64) for _, x in named])
-    if not bool(torch.isfinite(sums).all()):
-        for name, x in named:
+    # Values: one reduction per tensor. A NaN/Inf anywhere makes the sum (or the key norms) non-finite;
+    # only then does the exact elementwise check run, naming the argument. The key norms double as the
+    # finiteness check of k and as the stability check beta ||k||^2 <= 2.
+    k_sq = torch.linalg.vector_norm(k.detach(), dim=-1, dtype=_compute_dtype(k.dtype)).float().square()
+    named = [("q", q), ("v", v), ("beta", beta)] + ([("initial_state", initial_state)] if initial_state
+                                                    is not None else [])
+    sums = [x.detach().sum(dtype=torch.float64 if x.dtype == torch.float64 else torch.float32).float()
+            for _, x in named]
+    gain = (beta.detach().float() * k_sq).amax()
+    bmin, bmax = torch.aminmax(beta.detach().float())
+    stats = torch.stack(sums + [k_sq.sum(), gain, bmin, bmax]).tolist()  # one device sync
+    if not all(math.isfinite(x) for x in stats[:-3]):
+        for name, x in [("k", k)] + named:
             check_finite(x, name)
-    bmin, bmax = torch.aminmax(beta.detach())
-    if bmin.item() < 0 or bmax.item() > 2:
+    bmin, bmax, gain = stats[-2], stats[-1], stats[-3]
+    if bmin < 0 or bmax > 2:
         raise ValueError(f"beta must lie in [0, 2] (the delta rule's stable step sizes), got values in "
-                         f"[{bmin.item():.4g}, {bmax.item():.4g}]; use beta = sigmoid(.) or 2 * sigmoid(.)")
-    gain = (beta.detach().float() * k.detach().float().pow(2).sum(-1)).max().item()
+                         f"[{bmin:.4g}, {bmax:.4g}]; use beta = sigmoid(.) or 2 * sigmoid(.)")
     if gain > 2.0 + 1e-4:
         warnings.warn(f"beta * ||k||^2 reaches {gain:.3g} > 2: the transition I - beta k k^T is expansive "
                       f"and the state can grow without bound; normalise the keys (l2_normalize)",
