@@ -21,7 +21,7 @@ import torch
 
 from suite.checks import check_real, check_same_last_dim, check_tensor
 from suite.hyperbolic.embedding import (
-    EmbeddingRun, Tree, _batches, contrastive_loss,
+    EmbeddingRun, Tree, _batches, _stop_if_nonfinite, contrastive_loss,
 )
 
 CLIP = 1 - 1e-5
@@ -75,6 +75,8 @@ def train_naive(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.05, bat
         d_pos = poincare_distance(u, p[e[:, 1]])
         d_neg = poincare_distance(u.unsqueeze(1), p[neg])
         loss = contrastive_loss(d_pos, d_neg)
+        if _stop_if_nonfinite(run, loss, p):
+            break
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -138,21 +138,20 @@ def _log_sinh_half_sq(r1, r2, delta_r, s2):
     (passed in separately because it is computed without cancellation) and s2 = sin^2(theta/2).
 
     sinh^2(d/2) = sinh^2(delta_r/2) + sinh(r1) sinh(r2) s2   (polar law of cosines, every term >= 0),
-    evaluated in logs so that nothing overflows: log sinh(a) = a - log 2 + log(-expm1(-2a)).
+    evaluated in logs so that nothing overflows: sinh(a) = e^a (1 - e^{-2a}) / 2, so
+      a = log sinh(|dr|/2)            = |dr|/2 - log 2 + log(1 - e^{-|dr|}),
+      b = log sqrt(sinh r1 sinh r2 s2) = (r1 + r2)/2 - log 2 + log((1 - e^{-2 r1})(1 - e^{-2 r2}) s2) / 2,
+    and log sinh(d/2) = logaddexp(2a, 2b) / 2.
     """
     tiny = torch.finfo(r1.dtype).tiny
     ad = delta_r.abs()
-    # log sinh(|dr|/2) = |dr|/2 - log 2 + log(1 - e^{-|dr|})
     a = ad * 0.5 - _LOG2 + torch.log((-torch.expm1(-ad)).clamp_min(tiny))
-    # 0.5 log(sinh r1 sinh r2 s2)
-    e1 = (-torch.expm1(-2 * r1)).clamp_min(tiny)
-    e2 = (-torch.expm1(-2 * r2)).clamp_min(tiny)
-    b = 0.5 * (r1 + r2) - _LOG2 + 0.5 * (torch.log(e1) + torch.log(e2) + torch.log(s2.clamp_min(tiny)))
-    hi = torch.maximum(a, b)
-    both = hi + 0.5 * torch.log1p(torch.exp(-2 * (a - b).abs()))
-    # an exactly vanishing angular term (same ray, or a point at the origin) must not enter through the
-    # tiny clamp: at radius 30 that would add e^(30 - 44) to sinh(d/2)
-    return torch.where((s2 > 0) & (r1 > 0) & (r2 > 0), both, a)
+    e12 = torch.expm1(-2 * r1) * torch.expm1(-2 * r2)  # (1 - e^{-2 r1})(1 - e^{-2 r2}), signs cancel
+    b = (r1 + r2 - 2 * _LOG2 + torch.log((e12 * s2).clamp_min(tiny))) * 0.5
+    both = torch.maximum(a, b) + 0.5 * torch.log1p(torch.exp(-2 * (a - b).abs()))
+    # an exactly vanishing angular term (same ray, identical points) must not enter through the tiny clamp:
+    # at radius 30 that would add e^(30 - 44) to sinh(d/2)
+    return torch.where(s2 > 0, both, a)
 
 
 def _two_asinh_exp(L):
@@ -161,11 +160,9 @@ def _two_asinh_exp(L):
     L > 0:  asinh(e^L) = L + log1p(sqrt(1 + z))."""
     z = torch.exp(-2 * L.abs())
     sq = torch.sqrt(1 + z)
-    pos = L > 0
-    y = torch.exp(torch.where(pos, torch.zeros_like(L), L))
-    small = torch.log1p(y + z / (1 + sq))
+    small = torch.log1p(torch.exp(L.clamp_max(0)) + z / (1 + sq))
     big = L.clamp_min(0) + torch.log1p(sq)
-    return 2 * torch.where(pos, big, small)
+    return 2 * torch.where(L > 0, big, small)
 
 
 def _safe_sqrt(n):
@@ -174,27 +171,23 @@ def _safe_sqrt(n):
     return torch.where(nz, torch.sqrt(torch.where(nz, n, torch.ones_like(n))), torch.zeros_like(n))
 
 
-def _safe_inv(r):
-    """1/r with r = 0 mapped to 0, without inf in either autograd branch."""
-    nz = r > 0
-    return torch.where(nz, 1 / torch.where(nz, r, torch.ones_like(r)), torch.zeros_like(r))
-
-
 def _tangent_distance_unit(v, w):
     """tangent_distance for curvature -1 on one block (see `tangent_distance`)."""
     v, w = torch.broadcast_tensors(v, w)
+    tiny = torch.finfo(v.dtype).tiny
     d = v - w
     n1, n2 = _dot(v, v), _dot(w, w)
-    r1, r2 = _safe_sqrt(n1), _safe_sqrt(n2)
-    inv_rs = _safe_inv(r1 + r2)
+    # radii floored at sqrt(tiny) ~ 1e-19 (float32): finite 1/r, zero gradient at the origin; a point at the
+    # origin then has sinh(r) ~ 1e-19, so the angular term vanishes as it should
+    r1, r2 = n1.clamp_min(tiny).sqrt(), n2.clamp_min(tiny).sqrt()
+    t1, t2 = 1 / r1, 1 / r2
     dp = _dot(d, v) + _dot(d, w)  # = r1^2 - r2^2 without cancellation (error ~eps |v - w| r)
-    delta_r = dp * inv_rs
-    t1, t2 = _safe_inv(r1), _safe_inv(r2)
+    delta_r = dp / (r1 + r2)
     # v/r1 - w/r2 = (v - w)/r1 - c w. For nearby points c = (r2 - r1)/(r1 r2) from dp (error ~eps |v-w|/r1);
-    # for far-apart ones (|v - w| >= min radius) c = t2 - t1, which is exact when w is v scaled by a power
+    # for far-apart ones (|v - w|^2 >= min |.|^2) c = t2 - t1, which is exact when w is v scaled by a power
     # of two (same ray) and no worse otherwise.
     near = _dot(d, d) < torch.minimum(n1, n2)  # squared norms: no sqrt rounding in the comparison
-    c = torch.where(near, dp * t1 * t2 * inv_rs, t2 - t1)
+    c = torch.where(near, delta_r * t1 * t2, t2 - t1)
     diff = d * t1.unsqueeze(-1) - w * c.unsqueeze(-1)  # not addcmul: a fused multiply-add breaks exactness
     s2 = (_dot(diff, diff) * 0.25).clamp_max(1.0)
     return _two_asinh_exp(_log_sinh_half_sq(r1, r2, delta_r, s2))

@@ -211,9 +211,21 @@ class EmbeddingRun:
     tangent: torch.Tensor  # log_0 of every node [N, n]
     pairwise: torch.Tensor  # [N, N] distances
     losses: list[float] = field(default_factory=list)
-    residual_max: float = 0.0  # max on-manifold residual seen after any step (Lorentz recipes)
+    residual_max: float = 0.0  # max |<x,x>_L + 1| seen after any step (Lorentz recipes)
+    residual_rel_max: float = 0.0  # same, relative to x_0^2 + |x_s|^2 + 1 (rounding level ~1e-7 in float32)
+    first_nonfinite_step: int = -1  # step at which the loss or a parameter became NaN/Inf (-1: never)
     outside_steps: int = 0  # naive recipe: optimiser steps that left the ball before the clip
     nonfinite: int = 0  # NaN/Inf entries in the final parameters or losses
+
+
+def _stop_if_nonfinite(run: "EmbeddingRun", loss: torch.Tensor, params: torch.Tensor) -> bool:
+    """Record the first step where the loss or the parameters stop being finite (training then stops:
+    the NaN/Inf rate is an outcome to report, not an exception)."""
+    if bool(torch.isfinite(loss.detach())) and bool(torch.isfinite(params.detach()).all()):
+        return False
+    run.first_nonfinite_step = len(run.losses)
+    run.losses.append(float(loss.detach()))
+    return True
 
 
 def _batches(tree: Tree, steps: int, batch: int, n_neg: int, generator: torch.Generator):
@@ -256,16 +268,21 @@ def train_recommended(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.0
         d_pos = lorentz_distance(u, x[e[:, 1]], check=False)
         d_neg = lorentz_distance(u.unsqueeze(1).expand(-1, neg.shape[1], -1), x[neg], check=False)
         loss = contrastive_loss(d_pos, d_neg)
-        if iso_weight:
+        if iso_weight and bool(torch.isfinite(x).all()):
             nodes = torch.unique(torch.cat([e.flatten(), neg.flatten()]))  # minibatch estimate, as HyperGCL
             loss = loss + iso_weight * isotropic_gaussian_loss(lorentz_logmap0(x[nodes], check=False))
         if constraint_penalty:
             loss = loss + constraint_penalty * (minkowski_inner(x, x) + 1).pow(2).mean()
+        if _stop_if_nonfinite(run, loss, x):
+            break
         opt.zero_grad()
         loss.backward()
         opt.step()
         run.losses.append(float(loss.detach()))
-        run.residual_max = max(run.residual_max, float(lorentz_residual(x.detach()).max()))
+        xd = x.detach()
+        res = lorentz_residual(xd)
+        run.residual_max = max(run.residual_max, float(res.max()))
+        run.residual_rel_max = max(run.residual_rel_max, float((res / (1 + (xd * xd).sum(-1))).max()))
     with torch.no_grad():
         xd = x.detach()
         run.tangent = lorentz_logmap0(xd, check=False)
@@ -293,6 +310,8 @@ def train_tangent(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.05, i
         loss = contrastive_loss(d_pos, d_neg)
         if iso_weight:
             loss = loss + iso_weight * isotropic_gaussian_loss(v[torch.unique(torch.cat([e.flatten(), neg.flatten()]))])
+        if _stop_if_nonfinite(run, loss, v):
+            break
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -301,7 +320,10 @@ def train_tangent(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.05, i
         vd = v.detach()
         run.tangent = vd
         run.radius = torch.linalg.vector_norm(vd, dim=-1)
-        run.pairwise = tangent_distance(vd.unsqueeze(1).expand(-1, tree.n, -1),
-                                        vd.unsqueeze(0).expand(tree.n, -1, -1))
+        if bool(torch.isfinite(vd).all()):
+            run.pairwise = tangent_distance(vd.unsqueeze(1).expand(-1, tree.n, -1),
+                                            vd.unsqueeze(0).expand(tree.n, -1, -1))
+        else:
+            run.pairwise = torch.full((tree.n, tree.n), math.nan, dtype=vd.dtype, device=vd.device)
         run.nonfinite = int((~torch.isfinite(vd)).sum()) + sum(not math.isfinite(v) for v in run.losses)
     return run
