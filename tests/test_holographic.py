@@ -324,3 +324,16 @@ def test_cached_key_is_not_mutated_and_broadcasting_both_ways():
     z = gauss((16,), 2, torch.float32)
     assert rel(hg.unbind(z, y), nv.circular_conv_direct(z.double(), hg.involution(y).double())) < 1e-5
     assert rel(hg.bind(z, y), nv.circular_conv_direct(z.double(), y.double())) < 1e-5
+
+
+@pytest.mark.parametrize("d", [8, 1001, 140_000])  # the last one checks the float64-accumulated zero-bin test
+def test_phasor_bind_detects_a_single_zero_bin(d):
+    g = torch.Generator().manual_seed(d)
+    v = torch.randint(-3, 4, (2, d), generator=g).double()
+    x = v[0] - v[0].roll(1)  # exactly one structural zero: the DC bin
+    y = gauss((d,), d)
+    for dtype in DTYPES:
+        out = hg.phasor_bind(x.to(dtype), y.to(dtype))
+        ref = hg.bind(hg.project(x), hg.project(y))
+        assert rel(out, ref) < (1e-4 if dtype == torch.float32 else 1e-10)
+        assert abs(torch.fft.rfft(out.double())[0].abs().item() - 1) < 1e-4
