@@ -441,8 +441,9 @@ def run_speed(ctx: StudyContext) -> StudyResult:
         impls["fla chunk (bf16)"] = _FLA
     gen = ctx.generator(41)
     from suite.studies.symplectic import single_thread  # noqa: PLC0415 (shared helper)
-    # quick mode is a CI smoke test of the sweep: one thread, immune to OpenMP stalls on a loaded machine
-    guard = single_thread() if (ctx.quick and dev == "cpu") else contextlib.nullcontext()
+    # CPU sweeps run on one intra-op thread: on a shared 2-core machine the OpenMP hand-off of the loop's
+    # tiny ops stalls unpredictably (measured 100x), which would make the curve noise, not scaling.
+    guard = single_thread() if dev == "cpu" else contextlib.nullcontext()
     with guard:
         threads = torch.get_num_threads()
         rows = _speed_rows(Ts, impls, dev, gen, ctx.quick, threads)
