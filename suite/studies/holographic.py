@@ -75,7 +75,8 @@ def time_ms(fn, quick: bool, *, low: bool = False) -> float:
     """Median ms of `fn` (suite.timing.measure); `low=True` returns the lower quartile instead, for fits of
     time vs size, where a sample disturbed by another process would bend the slope."""
     with torch.no_grad():
-        t = measure(fn, warmup=1, repeats=5, min_time=0.02 if quick else 0.05, max_time=1.0 if quick else 4.0)
+        t = measure(fn, warmup=1, repeats=3 if quick else 5, min_time=0.01 if quick else 0.05,
+                    max_time=1.0 if quick else 4.0)
     return (t.q25 if low else t.median) * 1e3
 
 
@@ -555,7 +556,7 @@ def _fit_operator(kind: str, L: int, target: torch.Tensor, steps: int, seed: int
 def study_expressiveness(ctx: StudyContext) -> StudyResult:
     """H5: how well a circulant layer (or a stack) can represent a random dense linear map."""
     d = 32 if ctx.quick else 64
-    steps = 150 if ctx.quick else 800
+    steps = 100 if ctx.quick else 800
     gen = ctx.generator(600)
     W = gauss(d, d, gen=gen, dtype=torch.float64)
     idx = torch.arange(d)
@@ -714,8 +715,9 @@ def study_complexity(ctx: StudyContext) -> StudyResult:
     rows = []
     for name, (fn, dmax, B) in COMPLEXITY_OPS.items():
         sizes = [d for d in grid if d <= dmax]
-        if ctx.quick:  # the three largest d up to 4096 (2048 for the materialised N x N matrix)
-            sizes = [d for d in sizes if d <= (2048 if "dense" in name else 4096)][-3:]
+        if ctx.quick:  # three sizes: up to 4096 for the O(d log d) ops, 2048 / 512 for the d^2-memory ones
+            cap = 2048 if "dense" in name else 512 if dmax <= 1024 else 4096
+            sizes = [d for d in sizes if d <= cap][-3:]
         for d in sizes:
             x, y = gauss(B, d, gen=gen, device=ctx.device), gauss(B, d, gen=gen, device=ctx.device)
             args = (x, y[0]) if "linear" in name else (x, y)
