@@ -62,8 +62,11 @@ def asm_same_window_as_sas(u, dx, wavelength, z):
 
 def torchoptics_default(u, dx, wavelength, z):
     """TorchOptics' default propagation (`Field.propagate_to_z`, method AUTO) on the same field and grid."""
-    field = _torchoptics.Field(u, wavelength=wavelength, spacing=dx)
-    return field.propagate_to_z(z).data
+    # TorchOptics builds its planes' spacing tensors on the default device: make that the field's device
+    # (without it, CUDA fields fail with "Expected all tensors to be on the same device").
+    with torch.device(u.device):
+        field = _torchoptics.Field(u, wavelength=wavelength, spacing=dx)
+        return field.propagate_to_z(z).data
 
 
 def center(out) -> torch.Tensor:
