@@ -343,7 +343,8 @@ def study_exact_inverse(ctx: StudyContext) -> StudyResult:
                        key=f"k=4: exact {ex[1]:.0%} vs involution {inv[1]:.0%}")
 
 
-def _stack_ratios(weights: torch.Tensor, x: torch.Tensor, g: torch.Tensor, bind=hg.bind) -> tuple[float, float]:
+def _stack_ratios(weights: torch.Tensor, x: torch.Tensor, g: torch.Tensor,
+                  bind=hg.bind) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward norm ratio ||z_L|| / ||x|| and gradient norm ratio ||dl/dx|| / ||dl/dz_L|| (l = <z_L, g>)."""
     x = x.clone().requires_grad_(True)
     z = x
