@@ -413,7 +413,7 @@ def run_normalisation(ctx: StudyContext) -> StudyResult:
            f"rule (report recipe) shrinks the output {1 / shrink:.3g}x over the same range "
            f"(qualified if the additive output exceeds 10x the values and the delta rule is bounded without z_t)")
     return StudyResult(table=df, figure=fig,
-                       verdicts=[Verdict("F2", v2, ev2, value=raw_z), Verdict("F3", v3, ev3, value=grow)],
+                       verdicts=[Verdict("F2", v2, ev2, value=raw_z), Verdict("F3", v3, ev3, value=scale_noz)],
                        key=f"raw features + z_t: max|y|/max|v| = {raw_z:.3g}; additive without z_t: {scale_noz:.3g}x values")
 
 
