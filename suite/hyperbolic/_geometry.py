@@ -37,7 +37,14 @@ def _rowwise(fn, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     n = a.shape[-1]
     a2, b2 = a.reshape(-1, n), b.reshape(-1, n)
     rows = max(1, _BLOCK_ELEMENTS // max(n, 1))
-    out = torch.cat([fn(a2[i:i + rows], b2[i:i + rows]) for i in range(0, a2.shape[0], rows)])
+    # One intra-op thread for the block loop: ~100 small ops per block would each open a parallel region,
+    # and their barriers cost more than the work (badly so when other processes share the cores).
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = torch.cat([fn(a2[i:i + rows], b2[i:i + rows]) for i in range(0, a2.shape[0], rows)])
+    finally:
+        torch.set_num_threads(prev)
     return out.reshape(a.shape[:-1])
 
 
