@@ -13,6 +13,7 @@ import math
 import torch
 
 from suite.checks import check_finite, check_positive, check_real, check_same_last_dim, check_tensor
+from suite.timing import threads
 
 __all__ = [
     "minkowski_inner", "lorentz_residual", "lorentz_distance", "tangent_distance", "lorentz_expmap0",
@@ -39,12 +40,8 @@ def _rowwise(fn, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     rows = max(1, _BLOCK_ELEMENTS // max(n, 1))
     # One intra-op thread for the block loop: ~100 small ops per block would each open a parallel region,
     # and their barriers cost more than the work (badly so when other processes share the cores).
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with threads(1):
         out = torch.cat([fn(a2[i:i + rows], b2[i:i + rows]) for i in range(0, a2.shape[0], rows)])
-    finally:
-        torch.set_num_threads(prev)
     return out.reshape(a.shape[:-1])
 
 

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from baselines import fastweights as nv
 from suite import fastweights as fw
 from suite.registry import Pair, Study, StudyContext, StudyResult, Verdict, register
-from suite.timing import measure
+from suite.timing import measure, threads
 
 D_HEAD = 64
 
@@ -198,8 +198,7 @@ def _recall_loss(rule: str, phi: torch.Tensor, ids: torch.Tensor, vals: torch.Te
 
 
 def run_capacity(ctx: StudyContext) -> StudyResult:
-    from suite.studies.symplectic import single_thread  # noqa: PLC0415 (shared helper)
-    with single_thread():
+    with threads(1):
         return _capacity(ctx)
 
 
@@ -417,7 +416,7 @@ def run_normalisation(ctx: StudyContext) -> StudyResult:
                        key=f"raw features + z_t: max|y|/max|v| = {raw_z:.3g}; additive without z_t: {scale_noz:.3g}x values")
 
 
-def _speed_rows(Ts, impls, dev, gen, quick, threads):
+def _speed_rows(Ts, impls, dev, gen, quick, n_threads):
     rows = []
     for T in Ts:
         args = delta_inputs(2, 4, T, D_HEAD, dev, torch.float32, gen)
@@ -426,7 +425,7 @@ def _speed_rows(Ts, impls, dev, gen, quick, threads):
             with torch.no_grad():
                 tm = measure(lambda: fn(*args), warmup=1, repeats=3 if (quick or slow) else 5,
                              min_time=0.0 if quick else 0.02, max_time=0.5 if quick else 3.0)
-            rows.append(dict(impl=name, T=T, device=dev, threads=threads, median_ms=tm.median_ms))
+            rows.append(dict(impl=name, T=T, device=dev, threads=n_threads, median_ms=tm.median_ms))
     return rows
 
 
@@ -440,13 +439,12 @@ def run_speed(ctx: StudyContext) -> StudyResult:
     if _FLA is not None and dev == "cuda":
         impls["fla chunk (bf16)"] = _FLA
     gen = ctx.generator(41)
-    from suite.studies.symplectic import single_thread  # noqa: PLC0415 (shared helper)
     # CPU sweeps run on one intra-op thread: on a shared 2-core machine the OpenMP hand-off of the loop's
     # tiny ops stalls unpredictably (measured 100x), which would make the curve noise, not scaling.
-    guard = single_thread() if dev == "cpu" else contextlib.nullcontext()
+    guard = threads(1) if dev == "cpu" else contextlib.nullcontext()
     with guard:
-        threads = torch.get_num_threads()
-        rows = _speed_rows(Ts, impls, dev, gen, ctx.quick, threads)
+        n_threads = torch.get_num_threads()
+        rows = _speed_rows(Ts, impls, dev, gen, ctx.quick, n_threads)
     df = pd.DataFrame(rows)
     piv = df.pivot(index="T", columns="impl", values="median_ms")
     fig = Figure(figsize=(6, 4))
@@ -463,7 +461,7 @@ def run_speed(ctx: StudyContext) -> StudyResult:
     notes = [f"at T={Tref} on {dev}: delta_rule {piv.loc[Tref, 'delta_rule (fixed)']:.2f} ms, loop "
              f"{piv.loc[Tref, 'loop (naive)']:.1f} ms ({speedup:.1f}x), chunk_loop_port "
              f"{piv.loc[Tref, 'chunk_loop_port']:.1f} ms ({port:.2f}x); log-log slope of delta_rule time vs T "
-             f"{slope:.2f} (1 = linear), {threads} intra-op thread(s). Targets (issue 3, CPU, T=2048): >= 20x "
+             f"{slope:.2f} (1 = linear), {n_threads} intra-op thread(s). Targets (issue 3, CPU, T=2048): >= 20x "
              f"vs loop, faster than the port."]
     return StudyResult(table=df, figure=fig, notes=notes,
                        key=f"T={Tref}: {speedup:.1f}x vs loop, {port:.2f}x vs port, slope {slope:.2f}")

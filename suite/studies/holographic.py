@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from baselines import holographic as nv
 from suite import holographic as hg
 from suite.registry import Pair, Study, StudyContext, StudyResult, Verdict, register
-from suite.timing import measure
+from suite.timing import measure, threads
 
 BATCH = 2048  # rows per call in the binding pairs (the issue's performance-target size is B=2048, d=1024)
 CIRC_BATCH = 64  # rows per call in the circulant pair (one mini-batch of a layer)
@@ -25,25 +25,6 @@ DENSE_MAX = 8192  # above this N the dense N x N circulant (plus its int64 index
 
 
 # ============================================================================================ helpers
-def single_threaded(run_fn):
-    """Run an accuracy study (small tensors) on one intra-op thread, restoring the setting afterwards.
-
-    Small ops are dominated by OpenMP hand-off; on a shared 2-core machine the spinning threads made them
-    ~10x slower. Accuracy numbers do not depend on it (same setting every run); timing studies do not use it.
-    """
-    def wrapped(ctx: StudyContext) -> StudyResult:
-        prev = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return run_fn(ctx)
-        finally:
-            torch.set_num_threads(prev)
-
-    wrapped.__name__ = run_fn.__name__
-    wrapped.__doc__ = run_fn.__doc__
-    return wrapped
-
-
 def gauss(*shape: int, gen: torch.Generator, dtype=torch.float32, device="cpu") -> torch.Tensor:
     """N(0, 1/d) entries (d = last dim), drawn on the CPU generator then moved: same numbers on every device."""
     return (torch.randn(*shape, generator=gen, dtype=torch.float64) / math.sqrt(shape[-1])).to(dtype).to(device)
@@ -241,7 +222,7 @@ PAIRS = [
 
 
 # ============================================================================================ studies
-@single_threaded
+@threads(1)
 def study_nesting(ctx: StudyContext) -> StudyResult:
     """Recovery cosine of a filler after L nested bindings and L unbindings (d = 1024)."""
     d, n = 1024, (32 if ctx.quick else 128)
@@ -290,7 +271,7 @@ def study_nesting(ctx: StudyContext) -> StudyResult:
                        key=f"L=16 recovery: Gaussian {naive16:.2f}, phasor {fixed16:.4f}")
 
 
-@single_threaded
+@threads(1)
 def study_superposition(ctx: StudyContext) -> StudyResult:
     """Codebook retrieval of one filler from k superposed pairs, Gaussian vs projected keys (d = 256)."""
     d, items, trials = 256, 1000, (200 if ctx.quick else 1000)
@@ -316,7 +297,7 @@ def study_superposition(ctx: StudyContext) -> StudyResult:
                        key=f"k=16: Gaussian {t.accuracy[('gauss', 16)]:.0%}, projected {t.accuracy[('projected', 16)]:.0%}")
 
 
-@single_threaded
+@threads(1)
 def study_exact_inverse(ctx: StudyContext) -> StudyResult:
     """Exact inverse (division by the spectrum) vs involution under superposition (d = 256)."""
     d, items, trials = 256, 1000, (200 if ctx.quick else 1000)
@@ -364,7 +345,7 @@ INITS = {
 }
 
 
-@single_threaded
+@threads(1)
 def study_gradient_depth(ctx: StudyContext) -> StudyResult:
     """Signal and gradient norms through L stacked circulant (binding) layers, by initialisation (d = 256)."""
     d, seeds = 256, (8 if ctx.quick else 32)
@@ -412,7 +393,7 @@ def study_gradient_depth(ctx: StudyContext) -> StudyResult:
                        key=f"L=16 grad ratio: default {dflt:.1e}, Gaussian {gaus:.1e}, phasor 1+-{ph_dev:.0e}")
 
 
-@single_threaded
+@threads(1)
 def study_fft_vs_rfft(ctx: StudyContext) -> StudyResult:
     """H2: what actually breaks: fft vs rfft, irfft without n, frequency-domain phases, zero bins."""
     gen = ctx.generator(400)
@@ -494,7 +475,7 @@ def study_fft_vs_rfft(ctx: StudyContext) -> StudyResult:
                        key=f"fft leakage {leak:.0e}; frequency-domain phases ||a||^2 {half:.2f}")
 
 
-@single_threaded
+@threads(1)
 def study_quasi_orthogonality(ctx: StudyContext) -> StudyResult:
     """H4: distributions that are (not) quasi-orthogonal, and what binding then encodes (d = 256)."""
     d, items, trials = 256, 500, (200 if ctx.quick else 1000)
@@ -553,7 +534,7 @@ def _fit_operator(kind: str, L: int, target: torch.Tensor, steps: int, seed: int
     return math.sqrt(loss.item())
 
 
-@single_threaded
+@threads(1)
 def study_expressiveness(ctx: StudyContext) -> StudyResult:
     """H5: how well a circulant layer (or a stack) can represent a random dense linear map."""
     d = 32 if ctx.quick else 64
@@ -599,7 +580,7 @@ def study_expressiveness(ctx: StudyContext) -> StudyResult:
         key=f"circulant residual {best:.3f} vs dense {dense:.0e}")
 
 
-@single_threaded
+@threads(1)
 def study_commutativity(ctx: StudyContext) -> StudyResult:
     """H7: HRR binding commutes; GHRR does not, with diagonality as the control."""
     D = 500 if ctx.quick else 2000
@@ -637,7 +618,7 @@ def study_commutativity(ctx: StudyContext) -> StudyResult:
         key=f"delta(ab, ba): HRR 1, GHRR m=2..4 {sims}")
 
 
-@single_threaded
+@threads(1)
 def study_circulant_crossover(ctx: StudyContext) -> StudyResult:
     """H6: parameters and time of a circulant layer (FFT) vs dense layers, and where the FFT wins."""
     sizes = [256, 1024, 4096] if ctx.quick else [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
@@ -705,7 +686,7 @@ COMPLEXITY_OPS = {  # name: (function, largest d timed, batch)
 }
 
 
-@single_threaded
+@threads(1)
 def study_complexity(ctx: StudyContext) -> StudyResult:
     """Time vs d for each binding op and the fitted exponent (the 'O(d log d)' column of Table 1).
 
@@ -764,31 +745,25 @@ def study_speed_targets(ctx: StudyContext) -> StudyResult:
     prev = torch.get_num_threads()
     # full mode: the default thread count and one thread; quick mode (CI, small sizes): one thread only
     thread_settings = [1] if (ctx.quick or prev == 1) else [prev, 1]
-    for threads in thread_settings:  # one thread too: robust when other processes share the cores
-        torch.set_num_threads(threads)
-        try:
-            ms: dict[str, float] = {}
-            for _ in range(1):  # one round per thread setting (budget); both settings in the same run
-                for name, fn in fns.items():
-                    ms[name] = min(ms.get(name, math.inf), time_ms(fn, ctx.quick))
-        finally:
-            torch.set_num_threads(prev)
-        rows += [dict(op=k, threads=threads, shape=(f"B={Bc}, N={N}" if "circulant" in k else f"B={B}, d={d}"),
+    for n_threads in thread_settings:  # one thread too: robust when other processes share the cores
+        with threads(n_threads):
+            ms = {name: time_ms(fn, ctx.quick) for name, fn in fns.items()}
+        rows += [dict(op=k, threads=n_threads, shape=(f"B={Bc}, N={N}" if "circulant" in k else f"B={B}, d={d}"),
                       ms=v) for k, v in ms.items()]
     df = pd.DataFrame(rows)
     targets = []
-    for threads, g in df.groupby("threads", sort=False):
+    for n_thr, g in df.groupby("threads", sort=False):
         ms = dict(zip(g.op, g.ms))
         r_bind = ms["bind_fft (torchhd)"] / ms["bind (fixed)"]
         r_phasor = ms["bind_fft (torchhd)"] / ms["phasor_bind (fixed, fused)"]
         r_key = ms["bind_fft (torchhd)"] / ms["phasor_bind with cached phasor_key"]
         r_circ = ms["circulant_dense (materialised)"] / ms["circulant_linear (FFT)"]
         targets += [
-            dict(threads=threads, target="phasor_bind no slower than bind_fft", ratio=r_phasor, met=r_phasor >= 1.0),
-            dict(threads=threads, target="bind >= 2.5x faster than bind_fft", ratio=r_bind, met=r_bind >= 2.5),
-            dict(threads=threads, target=f"CirculantLinear >= 5x faster than circulant_dense (N={N}, B={Bc})",
+            dict(threads=n_thr, target="phasor_bind no slower than bind_fft", ratio=r_phasor, met=r_phasor >= 1.0),
+            dict(threads=n_thr, target="bind >= 2.5x faster than bind_fft", ratio=r_bind, met=r_bind >= 2.5),
+            dict(threads=n_thr, target=f"CirculantLinear >= 5x faster than circulant_dense (N={N}, B={Bc})",
                  ratio=r_circ, met=r_circ >= 5.0),
-            dict(threads=threads, target="(info) phasor_bind with cached key vs bind_fft", ratio=r_key, met=None),
+            dict(threads=n_thr, target="(info) phasor_bind with cached key vs bind_fft", ratio=r_key, met=None),
         ]
     tdf = pd.DataFrame(targets)
     df = pd.concat([df, tdf.rename(columns={"target": "op"})], ignore_index=True)
@@ -814,7 +789,7 @@ def study_speed_targets(ctx: StudyContext) -> StudyResult:
                             f"{main[f'CirculantLinear >= 5x faster than circulant_dense (N={N}, B={Bc})']:.0f}x"))
 
 
-@single_threaded
+@threads(1)
 def study_structure_by_construction(ctx: StudyContext) -> StudyResult:
     """X1: unit spectrum by construction (projected kernels) vs encouraged by a penalty in the loss.
 

@@ -17,7 +17,7 @@ import baselines.hyperbolic as nv
 import suite.hyperbolic as hy
 from suite.hyperbolic.gmvae import GMVAE, EuclideanVAE, WrappedNormalVAE, hierarchical_dataset
 from suite.registry import Pair, Study, StudyContext, StudyResult, Verdict, register
-from suite.timing import measure
+from suite.timing import measure, threads
 
 matplotlib.use("Agg")
 
@@ -397,7 +397,7 @@ def study_embedding(ctx: StudyContext) -> StudyResult:
 
     naive, noiso = m.loc["naive (Poincare, Adam, clip)"], m.loc["lorentz, RiemannianAdam, no iso"]
     recm, tang = m.loc["recommended (lorentz, RiemannianAdam, iso)"], m.loc["tangent (Adam, iso)"]
-    eu, pen = m.loc["lorentz, Euclidean Adam"], m.loc["lorentz, Euclidean Adam + constraint penalty"]
+    pen = m.loc["lorentz, Euclidean Adam + constraint penalty"]
     m = df[~df.diverged].groupby("recipe", sort=False).mean(numeric_only=True).reindex(m.index)  # finite runs
     naive, noiso = m.loc["naive (Poincare, Adam, clip)"], m.loc["lorentz, RiemannianAdam, no iso"]
     recm, tang = m.loc["recommended (lorentz, RiemannianAdam, iso)"], m.loc["tangent (Adam, iso)"]
@@ -570,21 +570,6 @@ def study_gmvae(ctx: StudyContext) -> StudyResult:
 
 
 # ------------------------------------------------------------------------------- study: performance
-class _threads:
-    """Run a block with a given number of intra-op threads (small models train fastest on one thread,
-    and a shared CPU makes multi-threaded spin-waits expensive); restores the previous setting."""
-
-    def __init__(self, n):
-        self.n = n
-
-    def __enter__(self):
-        self.prev = torch.get_num_threads()
-        torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.prev)
-
-
 def study_performance(ctx: StudyContext) -> StudyResult:
     """The issue's CPU targets: tangent_distance and lorentz_distance within 2x of geoopt Lorentz.dist
     (N = 1e6 pairs, dim 16), and a training step of the recommended recipe within 2x of the naive one."""
@@ -614,18 +599,18 @@ def study_performance(ctx: StudyContext) -> StudyResult:
     rows = []
     prev = torch.get_num_threads()
     # one thread in quick mode (CI budget); full mode adds the default setting, which is noisy on a shared CPU
-    for threads in ([1] if (ctx.quick or prev == 1) else [prev, 1]):
-        with _threads(threads):
+    for n_thr in ([1] if (ctx.quick or prev == 1) else [prev, 1]):
+        with threads(n_thr):
             for name, fn in kernels.items():
                 t = measure(fn, warmup=1, repeats=3 if ctx.quick else 5, max_time=2.0 if ctx.quick else 4.0)
-                rows.append(dict(op=name, threads=threads, size=f"N={N:,} pairs, dim {DIM}", ms=t.median_ms))
+                rows.append(dict(op=name, threads=n_thr, size=f"N={N:,} pairs, dim {DIM}", ms=t.median_ms))
             for name, fn in steps.items():
                 t = measure(fn, warmup=1, repeats=3, min_time=0.0, max_time=2.0 if ctx.quick else 6.0)
-                rows.append(dict(op=name, threads=threads, size=f"120-node tree, dim 16, batch 64 ({k} steps/call)",
+                rows.append(dict(op=name, threads=n_thr, size=f"120-node tree, dim 16, batch 64 ({k} steps/call)",
                                  ms=t.median_ms / k))
     df = pd.DataFrame(rows)
     notes, keys = [], []
-    for threads, g in df.groupby("threads", sort=False):
+    for n_thr, g in df.groupby("threads", sort=False):
         ms = dict(zip(g.op, g.ms))
         ref = ms["geoopt Lorentz.dist"]
         r_t = ms["tangent_distance"] / ref
@@ -635,16 +620,16 @@ def study_performance(ctx: StudyContext) -> StudyResult:
         df.loc[g.index, "ratio_to_reference"] = [
             (ms[o] / ref) if "train" not in o else ms[o] / ms["train step: naive (Poincare, Adam, clip)"] for o in g.op]
         met = lambda r: "met" if r <= 2.0 else "missed"  # noqa: E731
-        notes.append(f"{threads} thread(s): tangent_distance {r_t:.2f}x geoopt Lorentz.dist time ({met(r_t)}), "
+        notes.append(f"{n_thr} thread(s): tangent_distance {r_t:.2f}x geoopt Lorentz.dist time ({met(r_t)}), "
                      f"lorentz_distance {r_l:.2f}x ({met(r_l)}); recommended training step {r_s:.2f}x the naive one "
                      f"({met(r_s)}), tangent recipe {r_ts:.2f}x.")
-        keys.append(f"{threads}t: tangent {r_t:.2f}x, lorentz {r_l:.2f}x geoopt; rec step {r_s:.2f}x naive")
+        keys.append(f"{n_thr}t: tangent {r_t:.2f}x, lorentz {r_l:.2f}x geoopt; rec step {r_s:.2f}x naive")
     notes.append("Times: suite.timing.measure medians; training-step times are whole train_* calls divided by the "
                  "number of steps (setup and the final N x N distance matrix amortised). Target: ratio <= 2.")
     fig = Figure(figsize=(9, 3.8))
     ax = fig.subplots()
-    for threads, g in df.groupby("threads", sort=False):
-        ax.barh([f"{o} [{threads}t]" for o in g.op], g.ms)
+    for n_thr, g in df.groupby("threads", sort=False):
+        ax.barh([f"{o} [{n_thr}t]" for o in g.op], g.ms)
     ax.set_xscale("log")
     ax.set_xlabel("median time (ms; per call for kernels, per step for training)")
     ax.tick_params(axis="y", labelsize=6)
@@ -716,21 +701,13 @@ def study_table2(ctx: StudyContext) -> StudyResult:
                        key=f"float32 close-pair fail radius: Poincare {close(pc):g}, Lorentz {close(gl):g}")
 
 
-def _single_threaded(fn):
-    def run(ctx):
-        with _threads(1):
-            return fn(ctx)
-    run.__doc__ = fn.__doc__
-    return run
-
-
 STUDIES = [
     Study("hyperbolic.precision", "Distance precision vs radius: Poincare, geoopt, stable Lorentz, tangent form",
           study_precision, claims=("Y1", "Y2")),
     Study("hyperbolic.embedding", "Contrastive tree embedding: naive vs recommended vs tangent recipe",
-          _single_threaded(study_embedding), claims=("Y3", "Y4", "Y5", "X1")),
+          threads(1)(study_embedding), claims=("Y3", "Y4", "Y5", "X1")),
     Study("hyperbolic.gmvae", "GM-VAE: closed-form vs Monte Carlo KL, Euclidean and wrapped-normal baselines",
-          _single_threaded(study_gmvae), claims=("Y6",)),
+          threads(1)(study_gmvae), claims=("Y6",)),
     Study("hyperbolic.performance", "CPU performance targets of the hyperbolic kernels and training steps",
           study_performance),
     Study("hyperbolic.table2", "Table 2: Poincare vs Lorentz (report vs measured)", study_table2, claims=("Y2",)),

@@ -5,7 +5,6 @@ Every verdict is computed from the study's own numbers; thresholds are stated in
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
@@ -17,6 +16,7 @@ from torch import nn
 from baselines import symplectic as nv
 from suite import symplectic as sy
 from suite.registry import Pair, Study, StudyContext, StudyResult, Verdict, register
+from suite.timing import threads
 
 H_OSC = 0.1  # step of the oscillator pair (ANCHORS: Euler's energy x20959 after 1000 steps at h = 0.1)
 _OSC = sy.HarmonicOscillator()
@@ -62,18 +62,6 @@ register(Pair(
 
 
 # ============================================================================================ studies
-@contextlib.contextmanager
-def single_thread():
-    """Run tiny-tensor loops on one intra-op thread (restored after): on a loaded 2-core machine the OpenMP
-    hand-off costs ~100x the work itself for [240, 12] tensors (measured: 14 ms vs 56 us per tanh)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
 def _systems(quick: bool):
     """(name, system, q0, p0, h, steps) in float64; Kepler: e = 0.6, 10 periods (2 in quick mode)."""
     kq, kp = sy.Kepler.initial(0.6)
@@ -88,7 +76,7 @@ def _systems(quick: bool):
 
 
 def run_energy_drift(ctx: StudyContext) -> StudyResult:
-    with single_thread():
+    with threads(1):
         return _energy_drift(ctx)
 
 
@@ -185,7 +173,7 @@ def _pendulum_flow(x: torch.Tensor, h: float, sub: int = 10) -> torch.Tensor:
 
 
 def run_sympnet(ctx: StudyContext) -> StudyResult:
-    with single_thread():
+    with threads(1):
         return _sympnet(ctx)
 
 
