@@ -83,6 +83,9 @@ class Results:
 
 
 def _git_commit() -> str:
+    """The source commit: $NEUROPHYS_COMMIT when set (a copy of the tree without .git, e.g. a GPU box), else git."""
+    if os.environ.get("NEUROPHYS_COMMIT"):
+        return os.environ["NEUROPHYS_COMMIT"]
     here = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"], capture_output=True,

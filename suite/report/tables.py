@@ -85,11 +85,15 @@ def claim_rows(res: Results) -> list[dict[str, Any]]:
     by_claim: dict[str, list] = {}
     for run, v in res.verdicts:
         by_claim.setdefault(v.claim, []).append((run, v))
+    ran = {c for run in res.studies for c in run.study.claims}
     rows = []
     for cid, (section, text) in CLAIMS.items():
         found = by_claim.get(cid, [])
         kinds = {v.verdict for _, v in found}
-        overall = "not measured" if not found else kinds.pop() if len(kinds) == 1 else "qualified"
+        if not found:  # a study that tests it ran here and gave none, or none runs on these devices
+            overall = "not measured" if cid in ran else "not run on these devices"
+        else:
+            overall = kinds.pop() if len(kinds) == 1 else "qualified"
         rows.append({
             "claim": cid, "section": section, "text": text, "verdict": overall,
             "evidence": [{"study": run.study.name, "device": run.device, "verdict": v.verdict,
@@ -100,7 +104,8 @@ def claim_rows(res: Results) -> list[dict[str, Any]]:
 
 def summary(res: Results) -> dict[str, Any]:
     claims = claim_rows(res)
-    counts = {k: sum(c["verdict"] == k for c in claims) for k in ("confirmed", "refuted", "qualified", "not measured")}
+    counts = {k: sum(c["verdict"] == k for c in claims)
+              for k in ("confirmed", "refuted", "qualified", "not measured", "not run on these devices")}
     acc = accuracy_frame(res)
     reductions = []
     if not acc.empty:
