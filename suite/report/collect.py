@@ -134,6 +134,17 @@ def machine_info(devices: list[str], quick: bool, seed: int) -> dict[str, Any]:
     }
 
 
+def _attempt(row: dict[str, Any], work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Fill `row` with `work()`'s numbers and status ok, or with status skipped/failed and the error."""
+    try:
+        row.update(work(), status="ok")
+    except SkipSize as exc:
+        row.update(status="skipped", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - recorded in the report, the rest goes on
+        row.update(status="failed", error=_error_text(exc))
+    return row
+
+
 def accuracy_rows(pair: Pair, device: str, seed: int, progress: Progress, timeout: float | None) -> list[dict]:
     """Relative error vs the oracle and NaN/Inf count of every implementation, at the pair's quick sizes.
 
@@ -159,15 +170,12 @@ def accuracy_rows(pair: Pair, device: str, seed: int, progress: Progress, timeou
             if reason:
                 rows.append({**row, "status": "skipped", "error": reason})
                 continue
-            try:
+            def error(fn=fn) -> dict:
                 with time_limit(timeout), torch.no_grad():
                     out = pair.select(fn(*inputs))
-                row.update(rel_error=relative_error(out, ref), nonfinite=nonfinite_count(out), status="ok")
-            except SkipSize as exc:
-                row.update(status="skipped", error=str(exc))
-            except Exception as exc:  # noqa: BLE001
-                row.update(status="failed", error=_error_text(exc))
-            rows.append(row)
+                return dict(rel_error=relative_error(out, ref), nonfinite=nonfinite_count(out))
+
+            rows.append(_attempt(row, error))
             progress(f"accuracy {pair.name} {impl:>8} {device} {pair.size_label}={size}: "
                      f"{_fmt(row.get('rel_error'))} ({row['status']})")
     return rows
@@ -186,25 +194,22 @@ def speed_rows(pair: Pair, device: str, quick: bool, seed: int, progress: Progre
             if reason:
                 rows.append({**row, "status": "skipped", "error": reason})
                 continue
-            try:
+            def timing(fn=fn) -> dict:
+                nonlocal inputs
                 with time_limit(timeout):
                     if inputs is None:
                         inputs = pair.inputs(size, device, seed)
                     args = inputs
 
-                    def call(fn=fn, args=args):
+                    def call():
                         with torch.no_grad():
                             return fn(*args)
 
                     t = measure(call, repeats=3 if quick else 7, min_time=0.02 if quick else 0.2,
                                 max_time=2.0 if quick else 10.0)
-                row.update(median_ms=t.median_ms, q25_ms=t.q25 * 1e3, q75_ms=t.q75 * 1e3, repeats=t.repeats,
-                           status="ok")
-            except SkipSize as exc:
-                row.update(status="skipped", error=str(exc))
-            except Exception as exc:  # noqa: BLE001
-                row.update(status="failed", error=_error_text(exc))
-            rows.append(row)
+                return dict(median_ms=t.median_ms, q25_ms=t.q25 * 1e3, q75_ms=t.q75 * 1e3, repeats=t.repeats)
+
+            rows.append(_attempt(row, timing))
             progress(f"speed    {pair.name} {impl:>8} {device} {pair.size_label}={size}: "
                      f"{_fmt(row.get('median_ms'))} ms ({row['status']})")
         del inputs
