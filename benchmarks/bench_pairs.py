@@ -7,7 +7,8 @@ NotImplementedError in setup, which asv reports as skipped.
 
 import torch
 
-from benchmarks.cases import case_id, cases, devices, find, impl_names, prepare, registry, relative_error, timer
+from benchmarks.cases import (_pairs, case_id, cases, devices, find, impl_names, prepare, registry,
+                              relative_error, timer)
 
 _CASES = [case_id(p, s) for p, s in cases()]
 
@@ -35,8 +36,7 @@ class TimePairs:
 class TrackError:
     """Relative error vs the pair's oracle at its first quick size, so asv follows accuracy across commits."""
 
-    params = ([p.name for p in (registry.pairs() if registry else []) if p.oracle is not None], impl_names(),
-              devices())
+    params = ([p.name for p in _pairs() if p.oracle is not None], impl_names(), devices())
     param_names = ("pair", "impl", "device")
     unit = "relative error"
     version = "1"

@@ -19,6 +19,7 @@ except ImportError:  # an old commit without the harness
 
 
 def _pairs():
+    """Registered pairs, or none when the harness is absent or a domain is broken (asv discovery survives)."""
     if registry is None:
         return []
     try:
