@@ -304,3 +304,37 @@ def test_bad_input_raises_clear_errors():
         H.LorentzLinear(3, 2)(x[..., :3])
     with pytest.raises(ValueError, match="n \\+ 1 >= 2"):
         H.lorentz_distance(torch.ones(3, 1), torch.ones(3, 1))
+
+
+def test_lorentz_expmap0_is_finite_to_the_dtype_limit_and_raises_beyond():
+    u = torch.tensor([0.6, 0.8])
+    x = H.lorentz_expmap0(89.0 * u.unsqueeze(0))  # |x_s|^2 ~ 1e76 overflows float32; x_0 must not
+    assert torch.isfinite(x).all()
+    exact = mpmath.cosh(89)
+    assert abs(float(x[0, 0]) / float(exact) - 1) < 1e-5
+    with pytest.raises(ValueError, match=r"^v .*float32.*89\.4"):
+        H.lorentz_expmap0(90.0 * u.unsqueeze(0))
+    with pytest.raises(ValueError, match=r"^v .*float16"):
+        H.lorentz_expmap0(12.0 * u.unsqueeze(0).half())
+    assert torch.isfinite(H.lorentz_expmap0(90.0 * u.unsqueeze(0).double())).all()
+
+
+def test_sample_negatives_never_returns_u_or_a_neighbour():
+    from suite.hyperbolic.embedding import sample_negatives
+    g = torch.Generator().manual_seed(0)
+    tree = H.random_tree(7, g)  # node 1 has one non-neighbour: 20 uniform candidates rarely hold 10 valid
+    edges = tree.edges.repeat(50, 1)
+    neg = sample_negatives(tree, edges, 10, g)
+    u = edges[:, :1]
+    assert neg.shape == (edges.shape[0], 10)
+    assert not bool((neg == u).any()) and not bool(tree.adjacency[u, neg].any())
+    star = H.Tree(torch.tensor([-1, 0, 0]), torch.tensor([0, 1, 1]), torch.tensor([[0, 1, 1], [1, 0, 2], [1, 2, 0]]))
+    with pytest.raises(ValueError, match="no negatives"):
+        sample_negatives(star, star.edges, 3, g)
+
+
+def test_diverged_recommended_run_is_recorded_not_raised():
+    g = torch.Generator().manual_seed(0)
+    tree = H.random_tree(30, g)
+    run = H.train_recommended(tree, 2, steps=20, lr=100.0, generator=g)  # diverges within a few steps
+    assert run.first_nonfinite_step >= 0 and run.nonfinite > 0

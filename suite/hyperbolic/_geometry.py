@@ -242,7 +242,9 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
 def lorentz_expmap0(v: torch.Tensor, k: float = 1.0) -> torch.Tensor:
     """exp_0: tangent vector v in R^n at the origin -> point (sqrt(k) cosh(r/sqrt k), sqrt(k) sinh(r/sqrt k) v/r)
     of the hyperboloid, r = |v|. sinh(r)/r is evaluated stably near r = 0; x_0 is then recomputed as
-    sqrt(k + |x_s|^2) so that the point is on the hyperboloid to rounding."""
+    sqrt(k + |x_s|^2) so that the point is on the hyperboloid to rounding (scaled, so the squares cannot
+    overflow). ValueError when the point is not representable in v's dtype: x_0 = sqrt(k) cosh(|v|/sqrt k)
+    exceeds the largest float from |v| ~ sqrt(k) log(2 max / sqrt k) (about 89 for float32, k = 1)."""
     k = _k(k)
     check_real(check_tensor(v, "v"), "v")
     check_finite(v, "v")
@@ -251,8 +253,15 @@ def lorentz_expmap0(v: torch.Tensor, k: float = 1.0) -> torch.Tensor:
     safe = torch.where(r > 0, r, torch.ones_like(r))
     factor = torch.where(r > 0, torch.sinh(safe) / safe, torch.ones_like(r))  # sinh(r)/r -> 1
     xs = v * factor
-    x0 = torch.sqrt(k + (xs * xs).sum(-1, keepdim=True))
-    return torch.cat([x0, xs], dim=-1)
+    s = xs.abs().amax(-1, keepdim=True).clamp_min(sk)  # >= sqrt(k) > 0: no division by zero, no overflow
+    x0 = s * torch.sqrt((sk / s) ** 2 + ((xs / s) ** 2).sum(-1, keepdim=True))
+    out = torch.cat([x0, xs], dim=-1)
+    if not bool(torch.isfinite(out).all()):
+        limit = sk * (math.log(torch.finfo(v.dtype).max) + math.log(2 / sk))
+        raise ValueError(f"v has a tangent vector of norm {float(r.max()) * sk:.4g}: its point on the hyperboloid "
+                         f"overflows {v.dtype} (x_0 = sqrt(k) cosh(|v| / sqrt k) is finite only for |v| < about "
+                         f"{limit:.4g}); use a wider dtype or shorter tangent vectors")
+    return out
 
 
 def lorentz_logmap0(x: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:

@@ -164,13 +164,13 @@ def random_tree(n: int, generator: torch.Generator, max_children: int = 4) -> Tr
 
 # ------------------------------------------------------------------------------ loss and evaluation
 def sample_negatives(tree: Tree, edges: torch.Tensor, n_neg: int, generator: torch.Generator) -> torch.Tensor:
-    """For each edge (u, v), n_neg nodes that are not neighbours of u (uniform, with replacement)."""
-    n = tree.n
-    cand = torch.randint(0, n, (edges.shape[0], n_neg * 2), generator=generator)
-    ok = ~tree.adjacency[edges[:, :1], cand] & (cand != edges[:, :1])
-    # keep the first n_neg valid candidates; rows with too few fall back to a random node (rare, small n)
-    order = torch.argsort((~ok).to(torch.int8), dim=1, stable=True)
-    return torch.gather(cand, 1, order[:, :n_neg])
+    """For each edge (u, v), n_neg nodes that are not neighbours of u and not u itself (uniform, with
+    replacement). Sampled from the valid nodes directly, so no row falls back to an invalid one."""
+    u = edges[:, 0]
+    valid = ~tree.adjacency[u] & (torch.arange(tree.n) != u.unsqueeze(1))
+    if not bool(valid.any(1).all()):
+        raise ValueError("tree has a node adjacent to every other node: it has no negatives to sample")
+    return torch.multinomial(valid.float(), n_neg, replacement=True, generator=generator)
 
 
 def contrastive_loss(d_pos: torch.Tensor, d_neg: torch.Tensor) -> torch.Tensor:
@@ -269,6 +269,9 @@ def train_recommended(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.0
         d_pos = lorentz_distance(u, x[e[:, 1]], check=False)
         d_neg = lorentz_distance(u.unsqueeze(1).expand(-1, neg.shape[1], -1), x[neg], check=False)
         loss = contrastive_loss(d_pos, d_neg)
+        # Non-finite u means x is non-finite: _stop_if_nonfinite below ends the run before this loss is used.
+        # Skipping the term then only keeps isotropic_gaussian_loss's finite-input check from raising, which
+        # would turn a divergence (an outcome to record) into an exception.
         if iso_weight and bool(torch.isfinite(u).all()):
             # minibatch estimate over the batch's anchor nodes, as HyperGCL does per batch
             loss = loss + iso_weight * isotropic_gaussian_loss(lorentz_logmap0(u, check=False))

@@ -299,15 +299,23 @@ def study_precision(ctx: StudyContext) -> StudyResult:
                  f"pairs: {pc32.fails_at_R_far:g}) and returns inf/NaN from R = {first_nan:g}.", p_fail)
     close_l = min(lz32.fails_at_R_tangential, lz32.fails_at_R_radial)
     close_p = min(pc32.fails_at_R_tangential, pc32.fails_at_R_radial)
-    far_better = lz32.fails_at_R_far > pc32.fails_at_R_far
-    if close_l < close_p:
-        kind = "refuted" if not far_better else "qualified"
+    far_l, far_p = lz32.fails_at_R_far, pc32.fails_at_R_far
+    better = close_l > close_p or far_l > far_p  # Lorentz holds to a larger radius for some pair type
+    worse = close_l < close_p or far_l < far_p
+    if min(close_l, close_p, far_l, far_p) == math.inf:
+        kind, why = "qualified", f"neither representation fails up to R = {max(radii):g}: cannot discriminate"
+    elif better and not worse:
+        kind, why = "confirmed", "Lorentz holds to a larger radius and fails nowhere earlier"
+    elif worse and not better:
+        kind, why = "refuted", "Lorentz fails earlier and holds nowhere longer"
+    elif better:
+        kind, why = "qualified", "Lorentz holds longer for one pair type and fails earlier for the other"
     else:
-        kind = "confirmed" if far_better or lz32.fails_at_R_far >= pc32.fails_at_R_far else "qualified"
+        kind, why = "qualified", "both fail at the same radii: no difference in the tested range"
     y2 = Verdict("Y2", kind,
-                 f"float32 fail radius ({FAIL_REL:.0%} error vs the intended points), geoopt Lorentz vs raw Poincare: "
-                 f"close pairs R = {close_l:g} vs {close_p:g}, far pairs R = {lz32.fails_at_R_far:g} vs "
-                 f"{pc32.fails_at_R_far:g}; Lorentz helps only where the distance is large; the stable Lorentz form "
+                 f"float32 fail radius ({FAIL_REL:.0%} error vs the intended points, tested to R = {max(radii):g}), "
+                 f"geoopt Lorentz vs raw Poincare: close pairs R = {close_l:g} vs {close_p:g}, far pairs R = "
+                 f"{far_l:g} vs {far_p:g} ({why}); the stable Lorentz form "
                  f"fails for close pairs at R = {min(F.loc[('stable Lorentz', 'float32')].fails_at_R_tangential, F.loc[('stable Lorentz', 'float32')].fails_at_R_radial):g}, "
                  f"the tangent form's computation stays within {FAIL_REL:.0%} to R = "
                  f"{max(radii) if tg32.computation_fails_at_R_far == math.inf else tg32.computation_fails_at_R_far:g} (far pairs).",
