@@ -426,6 +426,13 @@ def _pad_to(u: torch.Tensor, p: int) -> torch.Tensor:
     return torch.nn.functional.pad(u, (0, p - n, 0, p - n))
 
 
+def _integer_pad(pad, fn: str) -> int:
+    """The single-FFT transforms pad to pad * N exactly: an integer >= 1 (no silent rounding of 1.5)."""
+    if isinstance(pad, (bool, np.bool_)) or not isinstance(pad, (int, np.integer)) or pad < 1:
+        raise ValueError(f"{fn} needs pad to be an integer >= 1 (1 = no padding), got {pad!r}")
+    return int(pad)
+
+
 def fresnel(u, dx, wavelength, z, *, pad: int = 2) -> tuple[torch.Tensor, float]:
     """Single-FFT Fresnel propagation (paraxial impulse response), returns (field, dx_out) with
     dx_out = lambda z / (pad N dx). Accurate in the Fresnel regime (z^3 >> pi ((x - xi)^2 + ...)^2/(4 lambda)),
@@ -435,7 +442,7 @@ def fresnel(u, dx, wavelength, z, *, pad: int = 2) -> tuple[torch.Tensor, float]
     if z <= 0:
         raise ValueError(f"fresnel needs z > 0 (forward propagation), got {z}; use asm for z <= 0")
     n = _square(u, "fresnel")
-    return _fresnel_transform(_pad_to(u, int(pad) * n), n, dx, wavelength, z, True)
+    return _fresnel_transform(_pad_to(u, _integer_pad(pad, "fresnel") * n), n, dx, wavelength, z, True)
 
 
 def fraunhofer(u, dx, wavelength, z, *, pad: int = 2) -> tuple[torch.Tensor, float]:
@@ -446,7 +453,7 @@ def fraunhofer(u, dx, wavelength, z, *, pad: int = 2) -> tuple[torch.Tensor, flo
     if z <= 0:
         raise ValueError(f"fraunhofer needs z > 0, got {z}")
     n = _square(u, "fraunhofer")
-    return _fresnel_transform(_pad_to(u, int(pad) * n), n, dx, wavelength, z, False)
+    return _fresnel_transform(_pad_to(u, _integer_pad(pad, "fraunhofer") * n), n, dx, wavelength, z, False)
 
 
 def _sas_precompensation(p: int, dx: float, wavelength: float, z: float, dtype, device) -> torch.Tensor:
