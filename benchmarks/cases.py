@@ -37,13 +37,6 @@ def cases(quick: bool = False) -> list[tuple]:
     return [(p, s) for p in _pairs() for s in p.timing_sizes(quick)]
 
 
-def impl_names() -> list[str]:
-    names = {"naive", "fixed"}
-    for p in _pairs():
-        names.update(p.impls())
-    return ["naive", "fixed"] + sorted(names - {"naive", "fixed"})
-
-
 def devices() -> list[str]:
     return registry.available_devices() if registry is not None else ["cpu"]
 
