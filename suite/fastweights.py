@@ -106,6 +106,11 @@ def _check_delta_inputs(q, k, v, beta, initial_state, scale, *, check_values: bo
         if initial_state.shape != (B, H, Dk, Dv):
             raise ValueError(f"initial_state must have shape [B, H, Dk, Dv] = {(B, H, Dk, Dv)}, got "
                              f"{tuple(initial_state.shape)}")
+        if initial_state.device != k.device:
+            raise ValueError(f"initial_state must be on the device of q, k, v, beta ({k.device}), got "
+                             f"{initial_state.device}")
+    if isinstance(scale, bool):  # bool is an int subclass: scale=True would silently mean 1.0
+        raise TypeError(f"scale must be a finite number or None, not a bool, got {scale!r}")
     if scale is not None and not (isinstance(scale, (int, float)) and math.isfinite(scale)):
         raise ValueError(f"scale must be a finite number or None, got {scale!r}")
     if not check_values:
@@ -179,15 +184,29 @@ def _unit_lower_inverse(L: torch.Tensor, block: int = 16) -> torch.Tensor:
 
     With m blocks of `block` rows, D_i = inv(L_ii) for every diagonal block at once (one batched
     `solve_triangular` against the identity), then block row i of X = inv(L) is
-    X_i,:i = -D_i (L_i,:i X_:i,:i), a pair of batched matmuls per block row, written in place.
-    On CPU this is several times faster than one triangular solve per C x C matrix (LAPACK call overhead)
-    and as accurate as forward substitution.
+    X_i,:i = -D_i (L_i,:i X_:i,:i), a pair of batched matmuls per block row. Without autograd the rows are
+    written into X in place; when L requires grad, X is grown out of place (torch.cat), because the
+    matmuls save views of X for the backward pass. On CPU this is several times faster than one
+    triangular solve per C x C matrix (LAPACK call overhead) and as accurate as forward substitution.
     """
     C = L.shape[-1]
     if C <= block:
         eye = torch.eye(C, dtype=L.dtype, device=L.device).expand_as(L)
         return torch.linalg.solve_triangular(L, eye, upper=False, unitriangular=True)
     starts = list(range(0, C, block))
+    if torch.is_grad_enabled() and L.requires_grad:
+        if C % block == 0:  # every diagonal block in one batched solve
+            m = C // block
+            diag_l = torch.diagonal(L.unflatten(-1, (m, block)).unflatten(-3, (m, block)), dim1=-4, dim2=-2)
+            diags = _unit_lower_inverse(diag_l.movedim(-1, -3), block).unbind(-3)
+        else:
+            diags = [_unit_lower_inverse(L[..., s0:s0 + block, s0:s0 + block], block) for s0 in starts]
+        X = diags[0]
+        for d_i, s0 in zip(diags[1:], starts[1:]):
+            row = -(d_i @ (L[..., s0:s0 + block, :s0] @ X))
+            X = torch.cat([torch.cat([X, X.new_zeros(*X.shape[:-1], d_i.shape[-1])], dim=-1),
+                           torch.cat([row, d_i], dim=-1)], dim=-2)
+        return X
     X = torch.zeros_like(L)
     if C % block == 0:  # every diagonal block in one batched solve, through strided block views
         m = C // block
@@ -235,9 +254,9 @@ def delta_rule(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=None, 
     q, k, v = chunks(q), chunks(k), chunks(v)
     b = chunks(beta.unsqueeze(-1))
     kt = k.transpose(-1, -2)
-    eye = torch.eye(C, dtype=ct, device=k.device)
     bt = b.transpose(-1, -2)
     if torch.is_grad_enabled() and any(x.requires_grad for x in (q, k, v, b)):
+        eye = torch.eye(C, dtype=ct, device=k.device)
         qk = torch.tril(q @ kt)  # causal intra-chunk scores incl. the diagonal
         # T = (I + strict_lower(diag(b) K K^T))^{-1} diag(b): scaling the C x C matrices by b, never
         # the [T, D] tensors, saves full passes over k and v.

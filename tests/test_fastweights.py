@@ -167,26 +167,28 @@ def test_divergence_threshold_beta_k2_equals_two(gain, diverges):
 
 # ---------------------------------------------------------------------------------- gradients
 @pytest.mark.parametrize("init", [False, True])
-def test_gradcheck_float64(init):
-    q, k, v, beta, S0 = draw(1, 1, 5, 3, 2, seed=11)
+@pytest.mark.parametrize("T,chunk", [(5, 2), (40, 17), (40, 32)])  # > 16: the blocked inverse's grad path
+def test_gradcheck_float64(init, T, chunk):
+    q, k, v, beta, S0 = draw(1, 1, T, 3, 2, seed=11)
     args = [x.clone().requires_grad_() for x in (q, k, v, beta)]
     s0 = S0.clone().requires_grad_() if init else None
 
     def f(q, k, v, beta, *s):
-        o, S = fw.delta_rule(q, k, v, beta, chunk_size=2, initial_state=s[0] if s else None,
+        o, S = fw.delta_rule(q, k, v, beta, chunk_size=chunk, initial_state=s[0] if s else None,
                              output_final_state=True)
         return o, S
 
     inputs = tuple(args) + ((s0,) if init else ())
-    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-6)
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-6, fast_mode=T > 5)  # fast: random directions
 
 
-def test_gradients_match_recurrent():
-    q, k, v, beta, S0 = draw(2, 1, 20, 4, 3, seed=12, beta_max=2.0)
+@pytest.mark.parametrize("T,chunk", [(20, 6), (50, 17), (70, 32), (100, 64), (150, 64)])
+def test_gradients_match_recurrent(T, chunk):
+    q, k, v, beta, S0 = draw(2, 1, T, 4, 3, seed=12, beta_max=2.0)
     grads = []
     for impl in (fw.delta_rule, fw.delta_rule_recurrent):
         xs = [x.clone().requires_grad_() for x in (q, k, v, beta, S0)]
-        o, S = impl(*xs[:4], chunk_size=6, initial_state=xs[4], output_final_state=True)
+        o, S = impl(*xs[:4], chunk_size=chunk, initial_state=xs[4], output_final_state=True)
         (o.sin().sum() + S.cos().sum()).backward()
         grads.append([x.grad for x in xs])
     for a, b in zip(*grads):
@@ -232,6 +234,27 @@ def test_module_shapes_finite_and_differentiable(device, feature):
     assert torch.allclose(y2, y[:, 7:], atol=1e-4)
 
 
+def test_module_default_chunk_size_backward_long_sequence(device):
+    # T > 64 = the default chunk: the blocked triangular inverse (C > 16) must be differentiable
+    torch.manual_seed(0)
+    m = fw.DeltaRuleFastWeights(16, 2, 8).to(device)
+    assert m.chunk_size == 64
+    x = torch.randn(2, 150, 16, device=device)
+    y, S = m(x)
+    assert y.shape == (2, 150, 16) and torch.isfinite(y).all() and torch.isfinite(S).all()
+    y.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
+    m64 = fw.DeltaRuleFastWeights(16, 2, 8).to(device=device, dtype=F64)
+    m64.load_state_dict(m.state_dict())
+    x64 = x.to(F64).requires_grad_()
+    m64(x64)[0].square().mean().backward()
+    m64.chunk_size = 1  # chunks of one step: no blocked inverse, the same gradients
+    x1 = x.to(F64).requires_grad_()
+    m64.zero_grad()
+    m64(x1)[0].square().mean().backward()
+    assert torch.allclose(x64.grad, x1.grad, atol=1e-10, rtol=0)
+
+
 # ---------------------------------------------------------------------------------- bad input
 def _ok():
     return draw(1, 2, 5, 3, 4, seed=0)[:4]
@@ -264,9 +287,21 @@ def test_bad_input(impl):
         impl(q, k, v, beta, initial_state=torch.zeros(1, 2, 4, 3, dtype=F64))
     with pytest.raises(ValueError, match="initial_state contains NaN"):
         impl(q, k, v, beta, initial_state=torch.full((1, 2, 3, 4), math.nan, dtype=F64))
+    with pytest.raises(TypeError, match="scale"):
+        impl(q, k, v, beta, scale=True)
     if impl is fw.delta_rule:
         with pytest.raises(ValueError, match="chunk_size"):
             impl(q, k, v, beta, chunk_size=0)
+
+
+@pytest.mark.parametrize("impl", [fw.delta_rule, fw.delta_rule_recurrent])
+def test_initial_state_on_another_device(impl):
+    q, k, v, beta = _ok()
+    with pytest.raises(ValueError, match="initial_state must be on the device"):
+        impl(q, k, v, beta, initial_state=torch.zeros(1, 2, 3, 4, dtype=F64, device="meta"))
+    if torch.cuda.is_available():
+        with pytest.raises(ValueError, match="initial_state must be on the device"):
+            impl(*(x.cuda() for x in (q, k, v, beta)), initial_state=torch.zeros(1, 2, 3, 4, dtype=F64))
 
 
 def test_finite_inputs_give_finite_outputs_with_large_values():
