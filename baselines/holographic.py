@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from suite.checks import check_real, check_same_last_dim
+from suite.holographic import circulant_index
 
 __all__ = [
     "circular_conv_direct", "bind_fft", "unbind_exact", "exact_inverse", "project_fft", "project_snippet",
@@ -32,8 +33,7 @@ def circular_conv_direct(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     dtype = torch.promote_types(x.dtype, y.dtype)
     xf = x.to(dtype).expand(shape).reshape(-1, d)
     yf = y.to(dtype).expand(shape).reshape(-1, d)
-    idx = torch.arange(d, device=x.device)
-    idx = (idx[:, None] - idx[None, :]) % d  # idx[i, j] = (i - j) mod d
+    idx = circulant_index(d, x.device)  # idx[i, j] = (i - j) mod d
     rows = max(1, _DIRECT_CHUNK // (d * d))
     out = torch.empty_like(xf)
     for s in range(0, xf.shape[0], rows):
@@ -141,9 +141,7 @@ def circulant_dense(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     check_real(x, "x")
     check_real(w, "w")
     check_same_last_dim(x, w, "x", "w")
-    n = w.shape[-1]
-    idx = torch.arange(n, device=w.device)
-    C = w[..., (idx[:, None] - idx[None, :]) % n]
+    C = w[..., circulant_index(w.shape[-1], w.device)]
     return x @ C.transpose(-2, -1)
 
 

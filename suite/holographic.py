@@ -28,7 +28,7 @@ from suite.checks import check_complex, check_real, check_same_last_dim, check_t
 
 __all__ = [
     "bind", "involution", "unbind", "project", "phasor_key", "phasor_bind", "random_phasor",
-    "circulant_matrix", "circulant_linear", "CirculantLinear",
+    "circulant_index", "circulant_matrix", "circulant_linear", "CirculantLinear",
     "ghrr_random", "ghrr_bind", "ghrr_unbind", "ghrr_similarity",
 ]
 
@@ -94,6 +94,18 @@ def _all_bins_unit(S: torch.Tensor) -> bool:
     acc = torch.float64 if n > 1 << 16 else None
     energy = torch.linalg.vector_norm(torch.view_as_real(S), dim=(-2, -1), dtype=acc)
     return bool(energy.amin() > math.sqrt(n - 0.5))
+
+
+def _ordinary_scale(t: torch.Tensor) -> bool:
+    """True when every row's largest |t_i| lies in [tiny**(1/4), max**(1/4)] of its dtype (about 1e-9.5 to
+    4e9 for float32): then the product of two spectrum bins (each at most d * max|t_i|) neither overflows nor,
+    short of bins ~eps below the row's scale in both factors, reaches the subnormal range where `sgn` gives
+    NaN or a wrong phase. Row max and min instead of an inf-norm: two read-only passes, several times faster."""
+    if t.numel() == 0:
+        return True
+    fi = torch.finfo(t.dtype)
+    m = torch.maximum(t.amax(-1), t.amin(-1).neg_())  # max |t_i| per row
+    return fi.tiny ** 0.25 <= m.amin().item() and m.amax().item() <= fi.max ** 0.25
 
 
 def _out(z: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -162,13 +174,16 @@ def phasor_key(y: torch.Tensor) -> torch.Tensor:
 def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Phasor (unit-spectrum) binding `bind(project(x), project(y))` (report section 2.3.1).
 
-    Fused: the product of two unit phasors is the unit phasor of the product, so this projects the
-    product once, `irfft(sgn(X' * Y'), n=d)` with `X' = X` except zero bins set to 1 (the projection's
-    convention, so the result equals the unfused definition bin for bin). Two forward FFTs and one inverse,
-    instead of six for the unfused form. `y` may also be a cached key from `phasor_key` (complex, last dim
-    `d // 2 + 1`), which saves its FFT.
+    Fused: the product of two unit phasors is the unit phasor of the product, so for inputs of ordinary
+    scale this projects the product once, `irfft(sgn(X * Y), n=d)`. Where that shortcut is not exact (a zero
+    bin, which the projection maps to phase 0; inputs so large or small that `X * Y` overflows or underflows
+    to subnormals, where `sgn` returns NaN or a wrong phase) it takes the sign of each factor instead,
+    `irfft(sgn(X') * sgn(Y'), n=d)` with zero bins set to 1, which is `project`'s own arithmetic. Two forward
+    FFTs and one inverse, instead of six for the unfused form. `y` may also be a cached key from
+    `phasor_key` (complex, last dim `d // 2 + 1`), which saves its FFT.
 
-    The output always has a unit spectrum and norm 1, whatever the scale of the inputs.
+    The output has a unit spectrum and norm 1 and equals `bind(project(x), project(y))` for every finite
+    input that `project` itself handles.
     """
     check_tensor(y, "y")
     keyed = y.is_complex()
@@ -184,22 +199,22 @@ def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     inplace = _inplace_ok(x, y)
     X = torch.fft.rfft(x)
     Y = y.to(X.dtype) if keyed else torch.fft.rfft(y)
-    if inplace and X.device.type == "cpu":
-        # Fast path: project the raw product; sgn leaves every bin at modulus 1 except exact zeros (a zero bin
-        # of a factor, or an underflowed product), so each row's energy counts its nonzero bins. Only if some
-        # row falls short (structured input: zero-mean, periodic, all-zero) redo it with the per-factor
-        # convention. The branch costs a host sync, free on the CPU; CUDA takes the branch-free path below.
+    if inplace and X.device.type == "cpu" and _ordinary_scale(x) and (keyed or _ordinary_scale(y)):
+        # Fast path: project the raw product (one sgn instead of two). At ordinary scale no product overflows
+        # or turns subnormal, so sgn leaves every bin at modulus 1 except exact zeros (a zero bin of a factor),
+        # and each row's energy counts its nonzero bins. Only if some row falls short (structured input:
+        # zero-mean, periodic, all-zero) redo it with the per-factor convention. The branches cost a host
+        # sync, free on the CPU; CUDA takes the branch-free path below.
         Z = _mul(X, Y, True, b_writable=not keyed).sgn_()
         if Z.numel() == 0 or _all_bins_unit(Z):
             return _out(torch.fft.irfft(Z, n=d), dtype)
         X = torch.fft.rfft(x)
         Y = y.to(X.dtype) if keyed else torch.fft.rfft(y)
-    X = _fill_zero_bins(X, inplace)
-    Y = Y if keyed else _fill_zero_bins(Y, inplace)  # a phasor_key has no zero bins
+    # Per-factor: sgn of each spectrum (zero bins -> 1) as `project` does, then the product of two unit
+    # phasors, which cannot overflow or underflow whatever the scale of x and y.
+    X = _unit(X, inplace)
+    Y = Y if keyed else _unit(Y, inplace)  # a phasor_key is already a unit spectrum
     Z = _mul(X, Y, inplace, b_writable=not keyed)
-    # sgn(0) = 0 can only come from an underflowed product of two bins below ~1e-19 (float32); it leaves
-    # that bin at 0 (finite), never NaN.
-    Z = Z.sgn_() if inplace else torch.sgn(Z)
     return _out(torch.fft.irfft(Z, n=d), dtype)
 
 
@@ -216,13 +231,17 @@ def random_phasor(*batch: int, d: int, generator: torch.Generator | None = None,
 
 
 # --------------------------------------------------------------------------------------------- circulant
+def circulant_index(n: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """The N x N index matrix `idx[i, j] = (i - j) mod N`: `w[..., idx]` is the circulant of `w`."""
+    i = torch.arange(n, device=device)
+    return (i[:, None] - i[None, :]) % n
+
+
 def circulant_matrix(w: torch.Tensor) -> torch.Tensor:
     """The N x N circulant matrix `C[i, j] = w[(i - j) mod N]`, so that `C @ x == bind(w, x)`.
     For inspection and tests; `CirculantLinear` never builds it."""
     check_real(w, "w")
-    n = w.shape[-1]
-    idx = torch.arange(n, device=w.device)
-    return w[..., (idx[:, None] - idx[None, :]) % n]
+    return w[..., circulant_index(w.shape[-1], w.device)]
 
 
 def circulant_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:

@@ -514,23 +514,27 @@ def study_quasi_orthogonality(ctx: StudyContext) -> StudyResult:
 
 
 def _fit_operator(kind: str, L: int, target: torch.Tensor, steps: int, seed: int) -> float:
-    """Fit a stack of L layers to a dense target map (relative Frobenius residual), Adam on the operator."""
+    """Fit a stack of L layers ("dense": one d x d matrix) to a dense target map with the same optimiser and
+    budget for every kind (Adam, `steps` steps, cosine-decayed lr); returns the relative Frobenius residual."""
     d = target.shape[0]
     gen = torch.Generator().manual_seed(seed)
-    ws = torch.nn.Parameter(gauss(L, d, gen=gen, dtype=torch.float64))
+    ws = torch.nn.Parameter(gauss(L, d, d, gen=gen, dtype=torch.float64) if kind == "dense"
+                            else gauss(L, d, gen=gen, dtype=torch.float64))
     ds = torch.nn.Parameter(torch.ones(L, d, dtype=torch.float64))
-    opt = torch.optim.Adam([ws, ds] if kind == "circulant+diagonal" else [ws], lr=0.02)
+    opt = torch.optim.Adam([ws, ds] if kind == "circulant+diagonal" else [ws], lr=0.05)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     eye = torch.eye(d, dtype=torch.float64)
     for _ in range(steps):
         opt.zero_grad()
         z = eye
         for i in range(L):
-            z = hg.bind(z, ws[i])
+            z = z @ ws[i].T if kind == "dense" else hg.bind(z, ws[i])
             if kind == "circulant+diagonal":
                 z = z * ds[i]
         loss = (z - target.T).pow(2).sum() / target.pow(2).sum()  # rows of z = images of basis vectors
         loss.backward()
         opt.step()
+        sched.step()
     return math.sqrt(loss.item())
 
 
@@ -538,16 +542,16 @@ def _fit_operator(kind: str, L: int, target: torch.Tensor, steps: int, seed: int
 def study_expressiveness(ctx: StudyContext) -> StudyResult:
     """H5: how well a circulant layer (or a stack) can represent a random dense linear map."""
     d = 32 if ctx.quick else 64
-    steps = 100 if ctx.quick else 800
+    steps = 200 if ctx.quick else 800
     gen = ctx.generator(600)
     W = gauss(d, d, gen=gen, dtype=torch.float64)
-    idx = torch.arange(d)
-    diag = (idx[:, None] - idx[None, :]) % d
-    # best circulant in Frobenius norm: average W along each wrapped diagonal
+    diag = hg.circulant_index(d)
+    # reference only: best circulant in Frobenius norm, W averaged along each wrapped diagonal
     w_best = torch.zeros(d, dtype=torch.float64).index_add_(0, diag.flatten(), W.flatten()) / d
     best = ((W - hg.circulant_matrix(w_best)).norm() / W.norm()).item()
-    dense = (W - torch.linalg.lstsq(torch.eye(d, dtype=torch.float64), W).solution).norm().item() / W.norm().item()
-    rows = [dict(model="dense layer (least squares)", layers=1, params=d * d, residual=dense),
+    # every fitted row: same target, same optimiser and step budget (_fit_operator)
+    dense = _fit_operator("dense", 1, W, steps, ctx.seed + 601)
+    rows = [dict(model="dense layer (fitted)", layers=1, params=d * d, residual=dense),
             dict(model="circulant layer (closed-form best)", layers=1, params=d, residual=best)]
     for L in ([1, 4] if ctx.quick else [1, 2, 4, 8]):
         for kind in ("circulant stack", "circulant+diagonal"):
@@ -555,29 +559,36 @@ def study_expressiveness(ctx: StudyContext) -> StudyResult:
             rows.append(dict(model=kind, layers=L, params=L * d * (2 if kind == "circulant+diagonal" else 1),
                              residual=res))
     conv_target = hg.circulant_matrix(gauss(d, gen=gen, dtype=torch.float64))
-    w_conv = torch.zeros(d, dtype=torch.float64).index_add_(0, diag.flatten(), conv_target.flatten()) / d
-    rows.append(dict(model="circulant layer on a circulant target", layers=1, params=d,
-                     residual=((conv_target - hg.circulant_matrix(w_conv)).norm() / conv_target.norm()).item()))
+    rows.append(dict(model="circulant layer on a circulant target (fitted)", layers=1, params=d,
+                     residual=_fit_operator("circulant stack", 1, conv_target, steps, ctx.seed + 601)))
     df = pd.DataFrame(rows)
     df.insert(0, "d", d)
+    df.insert(len(df.columns), "adam_steps", steps)
     stacks = df[df.model == "circulant stack"]
     acdc = df[df.model == "circulant+diagonal"]
+    circ = float(stacks.residual.min())
+    conv = float(df.residual.iloc[-1])
     fig, ax = _fig(f"Fitting a random dense {d}x{d} map", "layers", "relative residual ||M - W||_F / ||W||_F", logx=True)
     ax.plot(stacks.layers, stacks.residual, marker="o", label="stacked circulant")
     ax.plot(acdc.layers, acdc.residual, marker="s", label="circulant + diagonal (ACDC-like)")
-    ax.axhline(best, ls="--", color="k", label="best single circulant")
-    ax.axhline(dense, ls=":", color="g", label="dense")
+    ax.axhline(best, ls="--", color="k", label="best single circulant (closed form)")
+    ax.axhline(dense, ls=":", color="g", label="dense (fitted)")
     ax.legend(fontsize=7)
-    ok = best > 0.9 and dense < 1e-8
+    # Measured, could come out either way: the optimiser must be able to fit (dense and circulant-target rows
+    # reach ~0) while no pure circulant stack gets below 0.9 on the dense target.
+    ok = circ > 0.9 and dense < 1e-3 and conv < 1e-3
     return StudyResult(table=df, figure=fig, verdicts=[Verdict(
         "H5", "confirmed" if ok else "refuted",
-        f"random dense {d}x{d} target: best circulant residual {best:.3f} (sqrt(1-1/d) = {math.sqrt(1 - 1 / d):.3f}) vs "
-        f"dense {dense:.0e}; stacking {int(stacks.layers.max())} pure circulant layers still leaves "
-        f"{stacks.residual.min():.3f} (a product of circulants is circulant), with diagonals in between "
-        f"{acdc.residual.min():.3f} (confirmed if circulant residual > 0.9 and dense < 1e-8)", value=best)],
+        f"random dense {d}x{d} target, each model fitted by Adam ({steps} steps, same budget): dense layer residual "
+        f"{dense:.1e}, circulant stacks of 1-{int(stacks.layers.max())} layers {circ:.3f} at best (closed-form best "
+        f"circulant {best:.3f}, expected ~sqrt(1-1/d) = {math.sqrt(1 - 1 / d):.3f}; a product of circulants is "
+        "circulant), "
+        f"with diagonals in between {acdc.residual.min():.3f}; the same fit reaches {conv:.1e} on a circulant "
+        "target (confirmed if every pure circulant stack stays > 0.9 while the fitted dense layer and the "
+        "circulant-on-circulant fit reach < 1e-3)", value=circ)],
         notes=["The report's fix 'stack several layers' helps only with a non-circulant (e.g. diagonal or "
                "nonlinear) layer in between: stacked circulants collapse to one circulant."],
-        key=f"circulant residual {best:.3f} vs dense {dense:.0e}")
+        key=f"fitted circulant residual {circ:.3f} vs fitted dense {dense:.0e}")
 
 
 @threads(1)
@@ -668,7 +679,8 @@ def study_circulant_crossover(ctx: StudyContext) -> StudyResult:
         f"over N in {top}: FFT {fft_e:.2f}, dense {dense_e:.2f}; FFT faster from N={crossover[1]} (B=1) / "
         f"N={crossover[64]} (B=64) (confirmed if > 3x faster at the largest N and the advantage grows > 1.5x)",
         value=speed)],
-        notes=["CPU timings with one intra-op thread (suite.timing.measure, lower quartile of the samples), so that the ratios reflect the "
+        notes=[f"{torch.device(ctx.device).type.upper()} timings with {torch.get_num_threads()} intra-op CPU "
+               "thread(s) (suite.timing.measure, lower quartile of the samples), so that the ratios reflect the "
                "work and not OpenMP hand-off on a shared machine; exponents over the three "
                "largest N, where per-call overhead no longer dominates. Anchor crossover (numpy): N ~ 512-1024 at "
                "batch 1, ~256 at batch 64. The per-call materialised circulant (naive) is slower than both at every N."],
