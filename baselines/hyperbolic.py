@@ -21,7 +21,7 @@ import torch
 
 from suite.checks import check_real, check_same_last_dim, check_tensor
 from suite.hyperbolic.embedding import (
-    EmbeddingRun, Tree, _batches, _stop_if_nonfinite, contrastive_loss,
+    EmbeddingRun, Tree, _batches, _stop_if_nonfinite, batch_contrastive_loss,
 )
 
 CLIP = 1 - 1e-5
@@ -71,10 +71,7 @@ def train_naive(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.05, bat
     run = EmbeddingRun("naive", torch.empty(0), torch.empty(0), torch.empty(0))
     for e, neg in _batches(tree, steps, batch, n_neg, generator):
         e, neg = e.to(device), neg.to(device)
-        u = p[e[:, 0]]
-        d_pos = poincare_distance(u, p[e[:, 1]])
-        d_neg = poincare_distance(u.unsqueeze(1), p[neg])
-        loss = contrastive_loss(d_pos, d_neg)
+        loss, _ = batch_contrastive_loss(p, e, neg, poincare_distance)
         if _stop_if_nonfinite(run, loss, p):
             break
         opt.zero_grad()

@@ -179,6 +179,21 @@ def contrastive_loss(d_pos: torch.Tensor, d_neg: torch.Tensor) -> torch.Tensor:
     return -(logits[..., 0] - torch.logsumexp(logits, dim=-1)).mean()
 
 
+def batch_contrastive_loss(points: torch.Tensor, edges: torch.Tensor, neg: torch.Tensor, distance):
+    """Contrastive loss of one batch: anchors `points[edges[:, 0]]`, positives `points[edges[:, 1]]`,
+    negatives `points[neg]` ([batch, n_neg]), under `distance(a, b)` of whichever representation `points` are
+    in. Shared by every recipe (naive and fixed) so they differ only in representation and optimiser.
+    Returns (loss, anchors)."""
+    u = points[edges[:, 0]]
+    d_pos = distance(u, points[edges[:, 1]])
+    d_neg = distance(u.unsqueeze(1).expand(-1, neg.shape[1], -1), points[neg])
+    return contrastive_loss(d_pos, d_neg), u
+
+
+def _lorentz_distance_unchecked(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return lorentz_distance(a, b, check=False)
+
+
 def reconstruction_metrics(dist: torch.Tensor, tree: Tree) -> dict[str, float]:
     """Mean rank and MAP of the true neighbours of every node when all other nodes are ranked by the
     embedding distance `dist` [N, N] (Nickel & Kiela 2017, sec. 4.1). Non-finite distances rank last."""
@@ -265,10 +280,7 @@ def train_recommended(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.0
     run = EmbeddingRun(label, torch.empty(0), torch.empty(0), torch.empty(0))
     for e, neg in _batches(tree, steps, batch, n_neg, generator):
         e, neg = e.to(device), neg.to(device)
-        u = x[e[:, 0]]
-        d_pos = lorentz_distance(u, x[e[:, 1]], check=False)
-        d_neg = lorentz_distance(u.unsqueeze(1).expand(-1, neg.shape[1], -1), x[neg], check=False)
-        loss = contrastive_loss(d_pos, d_neg)
+        loss, u = batch_contrastive_loss(x, e, neg, _lorentz_distance_unchecked)
         # Non-finite u means x is non-finite: _stop_if_nonfinite below ends the run before this loss is used.
         # Skipping the term then only keeps isotropic_gaussian_loss's finite-input check from raising, which
         # would turn a divergence (an outcome to record) into an exception.
@@ -310,10 +322,7 @@ def train_tangent(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.05, i
     run = EmbeddingRun("tangent", torch.empty(0), torch.empty(0), torch.empty(0))
     for e, neg in _batches(tree, steps, batch, n_neg, generator):
         e, neg = e.to(device), neg.to(device)
-        u = v[e[:, 0]]
-        d_pos = tangent_distance(u, v[e[:, 1]])
-        d_neg = tangent_distance(u.unsqueeze(1).expand(-1, neg.shape[1], -1), v[neg])
-        loss = contrastive_loss(d_pos, d_neg)
+        loss, u = batch_contrastive_loss(v, e, neg, tangent_distance)
         if iso_weight:
             loss = loss + iso_weight * isotropic_gaussian_loss(u)  # the batch's anchor nodes
         if _stop_if_nonfinite(run, loss, v):

@@ -437,23 +437,23 @@ def fresnel(u, dx, wavelength, z, *, pad: int = 2) -> tuple[torch.Tensor, float]
     """Single-FFT Fresnel propagation (paraxial impulse response), returns (field, dx_out) with
     dx_out = lambda z / (pad N dx). Accurate in the Fresnel regime (z^3 >> pi ((x - xi)^2 + ...)^2/(4 lambda)),
     i.e. at long distance; square fields, z > 0."""
-    u = _field(u)
-    dx, wavelength, z = _scalars(dx, wavelength, z)
-    if z <= 0:
-        raise ValueError(f"fresnel needs z > 0 (forward propagation), got {z}; use asm for z <= 0")
-    n = _square(u, "fresnel")
-    return _fresnel_transform(_pad_to(u, _integer_pad(pad, "fresnel") * n), n, dx, wavelength, z, True)
+    return _single_fft(u, dx, wavelength, z, pad, "fresnel", input_chirp=True)
 
 
 def fraunhofer(u, dx, wavelength, z, *, pad: int = 2) -> tuple[torch.Tensor, float]:
     """Fraunhofer (far-field) propagation: the Fresnel transform without the input chirp, valid for
     z >> k (aperture radius)^2 / 2. Returns (field, dx_out = lambda z / (pad N dx))."""
+    return _single_fft(u, dx, wavelength, z, pad, "fraunhofer", input_chirp=False)
+
+
+def _single_fft(u, dx, wavelength, z, pad, method: str, *, input_chirp: bool) -> tuple[torch.Tensor, float]:
+    """The argument checks and padding shared by `fresnel` and `fraunhofer`, then one Fresnel transform."""
     u = _field(u)
     dx, wavelength, z = _scalars(dx, wavelength, z)
     if z <= 0:
-        raise ValueError(f"fraunhofer needs z > 0, got {z}")
-    n = _square(u, "fraunhofer")
-    return _fresnel_transform(_pad_to(u, _integer_pad(pad, "fraunhofer") * n), n, dx, wavelength, z, False)
+        raise ValueError(f"{method} needs z > 0 (forward propagation), got {z}; use asm for z <= 0")
+    n = _square(u, method)
+    return _fresnel_transform(_pad_to(u, _integer_pad(pad, method) * n), n, dx, wavelength, z, input_chirp)
 
 
 def _sas_precompensation(p: int, dx: float, wavelength: float, z: float, dtype, device) -> torch.Tensor:
