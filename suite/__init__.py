@@ -2,3 +2,5 @@
 (registry, timing, report) that measures them beside their naive twins in `baselines`."""
 
 __version__ = "0.1.0"
+
+from suite.checks import set_validation, validation, validation_enabled  # noqa: E402,F401

@@ -1,14 +1,48 @@
 """Shared input validation and accuracy metrics, used by every domain (fixed and naive alike).
 
 Bad input gets a `TypeError`/`ValueError` that names the argument and says what was expected.
+
+Validation follows torch.distributions' convention (`Distribution.set_default_validate_args`): checks that
+read tensor values (finiteness, on-manifold, positivity of entries) cost a device sync and are ON by default;
+`set_validation(False)` or `with validation(False):` switches them off deliberately for hot loops. Checks of
+types, shapes and Python scalars cost nothing and always run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import torch
+
+_VALIDATE = True
+
+
+def set_validation(enabled: bool) -> None:
+    """Switch value checks (the ones that synchronise the device) on or off for the whole process."""
+    global _VALIDATE
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
+    _VALIDATE = enabled
+
+
+def validation_enabled() -> bool:
+    """Whether value checks run (see `set_validation`)."""
+    return _VALIDATE
+
+
+@contextlib.contextmanager
+def validation(enabled: bool) -> Iterator[None]:
+    """`with validation(False):` runs a block without value checks and restores the previous setting."""
+    prev = _VALIDATE
+    set_validation(enabled)
+    try:
+        yield
+    finally:
+        set_validation(prev)
+
 
 _REAL = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
