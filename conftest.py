@@ -31,7 +31,7 @@ def _ratio_lines(groups) -> list[str]:
 
     lines = []
     for name, benches in groups:
-        by_impl = {(b.get("extra_info") or {}).get("impl"): b for b in benches if b.get("source") in (None, "NOW")}
+        by_impl = {(b.get("extra_info") or {}).get("impl"): b for b in benches if b.get("source") in (None, False, "NOW")}
         if "naive" not in by_impl or "fixed" not in by_impl:
             continue
         naive, fixed = (Timing(b["median"], b["q1"], b["q3"], b["rounds"]) for b in (by_impl["naive"], by_impl["fixed"]))
