@@ -92,3 +92,10 @@ def test_asv_run_and_publish_finish_with_finite_results(tmp_path):
     assert list((tmp_path / "html" / "graphs").rglob(f"{name}.json"))
     n_combos = len(list(itertools.product(*index["benchmarks"][name]["params"])))
     assert n_combos == len(pair.impls()) * len(pair.timing_sizes(True))
+
+
+def test_groups_sort_by_numeric_size():
+    from benchmarks.cases import size_key
+
+    names = ["holographic.bind cpu d=1024", "holographic.bind cpu d=256", "holographic.bind cpu d=64"]
+    assert sorted(names, key=size_key) == names[::-1]
