@@ -1,61 +1,91 @@
-"""The benchmark cases, read from the registry: shared by the asv classes and the pytest-benchmark module.
+"""What both benchmark front ends (asv's classes, the pytest-benchmark module) read from the registry.
 
 Imports are guarded: asv installs each commit's package but imports these modules from the working tree,
-so on an older commit a name may be missing; its cases are then skipped, not broken.
+so on an older commit a name may be missing; its benchmarks are then skipped, not broken.
 """
 
 from __future__ import annotations
 
+import math
+import re
+
+import torch
+
 try:
     from suite import registry
-    from suite.checks import relative_error
-    from suite.timing import timer
-except ImportError:  # an old commit without the harness
+except ImportError:  # a commit before the registry existed
     registry = None
+
+try:
+    from suite.timing import timer
+except ImportError:  # a commit before the shared timer: the same clock, defined here
+    import time
+
+    def timer() -> float:
+        if torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+try:
+    from suite.checks import relative_error
+except ImportError:
     relative_error = None
-    import timeit
 
-    timer = timeit.default_timer
+# asv's accuracy track: an error of 1 is what an all-zero output scores, so larger errors (and NaN/Inf
+# outputs, counted by their own track) are recorded as 1: asv cannot store or plot Infinity.
+ERROR_CAP = 1.0
 
 
-def _pairs():
-    """Registered pairs, or none when the harness is absent or a domain is broken (asv discovery survives)."""
+def pairs() -> list:
+    """Registered pairs, or none when the harness is absent or a domain is broken (discovery survives)."""
     if registry is None:
         return []
     try:
-        return registry.pairs()
+        return list(registry.pairs())
     except Exception:  # noqa: BLE001 - a broken domain module must not hide every other benchmark
         return []
 
 
-def case_id(pair, size) -> str:
-    return f"{pair.name}[{pair.size_label}={size}]"
+def devices(pair=None) -> list[str]:
+    """Devices this torch build could time (those of `pair`, if given), decided without touching CUDA.
+
+    asv's forkserver imports the benchmarks once and forks for each one; a CUDA query before the fork
+    (even `torch.cuda.is_available()`) leaves the children unable to use CUDA. Whether a GPU is present
+    is checked in `prepare`, in the child.
+    """
+    built = ["cpu", "cuda"] if torch.backends.cuda.is_built() else ["cpu"]
+    return [d for d in built if pair is None or d in pair.devices]
 
 
-def cases(quick: bool = False) -> list[tuple]:
-    """(pair, size) for every pair and timing size."""
-    return [(p, s) for p in _pairs() for s in p.timing_sizes(quick)]
+def accuracy_sizes(pair) -> list[int]:
+    """Sizes at which the error is tracked: the quick sizes, as in the report's accuracy table."""
+    return list(pair.timing_sizes(True))
 
 
-def devices() -> list[str]:
-    return registry.available_devices() if registry is not None else ["cpu"]
-
-
-def find(case: str):
-    """(pair, size) for an asv case id; raises NotImplementedError (asv: skip) when absent here."""
-    for p, s in cases():
-        if case_id(p, s) == case:
-            return p, s
-    raise NotImplementedError(f"{case} is not registered in this version")
+def size_key(text: str) -> tuple:
+    """Sort key that orders embedded numbers by value ("d=256" before "d=1024")."""
+    return tuple(int(s) if s.isdigit() else s for s in re.split(r"(\d+)", text))
 
 
 def prepare(pair, size: int, impl: str, device: str, seed: int = 0):
-    """(callable, args) ready to time, or NotImplementedError when the combination cannot run here."""
+    """(callable, args) ready to time, or NotImplementedError (asv: n/a) when the combination cannot run."""
     if impl not in pair.impls():
-        raise NotImplementedError(f"{pair.name} has no implementation {impl}")
-    if device not in pair.devices or device not in devices():
-        raise NotImplementedError(f"{pair.name} does not run on {device} here")
+        raise NotImplementedError(f"{pair.name} has no implementation {impl!r} in this version")
+    if device not in pair.devices:
+        raise NotImplementedError(f"{pair.name} does not run on {device}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise NotImplementedError("no CUDA device here")
     reason = pair.skip_reason(impl, size, device)
     if reason:
         raise NotImplementedError(reason)
     return pair.impl(impl), pair.inputs(size, device, seed)
+
+
+def capped_error(pair, out, args) -> float:
+    """Relative error of the selected output against the pair's oracle, in [0, ERROR_CAP]."""
+    err = relative_error(pair.select(out), pair.oracle(*args))
+    return ERROR_CAP if not math.isfinite(err) else min(err, ERROR_CAP)
+
+
+def nonfinite(pair, out) -> int:
+    return int((~torch.isfinite(pair.select(out))).sum())

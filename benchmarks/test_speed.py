@@ -1,5 +1,6 @@
 """pytest-benchmark over the registry: `pytest --benchmark-only` times every pair, size, device and
-implementation, grouped so naive and fixed sit side by side (group = pair, device, size).
+implementation; one group per pair, device and size, so naive, fixed and the variants sit side by side
+(the root conftest orders the groups by size and prints each group's fixed/naive ratio).
 
 Plain `pytest` runs each case once at its quick size as a smoke test (the root conftest disables timing).
 """
@@ -7,7 +8,11 @@ Plain `pytest` runs each case once at its quick size as a smoke test (the root c
 import pytest
 import torch
 
-from benchmarks.cases import case_id, cases, devices, prepare
+from benchmarks.cases import devices, pairs, prepare
+
+
+def group_name(pair, device: str, size: int) -> str:
+    return f"{pair.name} {device} {pair.size_label}={size}"
 
 
 def pytest_generate_tests(metafunc):
@@ -15,13 +20,14 @@ def pytest_generate_tests(metafunc):
         return
     timing = metafunc.config.getoption("benchmark_only", False)
     params, ids = [], []
-    for pair, size in cases(quick=not timing):
-        for device in devices():
-            if device not in pair.devices:
-                continue
-            for impl in pair.impls():
-                params.append((pair, size, device, impl))
-                ids.append(f"{case_id(pair, size)}-{device}-{impl}")
+    for pair in pairs():
+        for size in pair.timing_sizes(not timing):
+            for device in devices(pair):
+                if device == "cuda" and not torch.cuda.is_available():
+                    continue
+                for impl in pair.impls():
+                    params.append((pair, size, device, impl))
+                    ids.append(f"{pair.name}[{pair.size_label}={size}]-{device}-{impl}")
     metafunc.parametrize("case", params, ids=ids)
 
 
@@ -31,7 +37,7 @@ def test_speed(benchmark, case):
         fn, args = prepare(pair, size, impl, device)
     except NotImplementedError as exc:
         pytest.skip(str(exc))
-    benchmark.group = f"{pair.name} {device} {pair.size_label}={size}"
+    benchmark.group = group_name(pair, device, size)
     benchmark.extra_info.update(pair=pair.name, impl=impl, device=device, size=size)
     with torch.no_grad():
         out = benchmark(fn, *args)
