@@ -338,3 +338,18 @@ def test_diverged_recommended_run_is_recorded_not_raised():
     tree = H.random_tree(30, g)
     run = H.train_recommended(tree, 2, steps=20, lr=100.0, generator=g)  # diverges within a few steps
     assert run.first_nonfinite_step >= 0 and run.nonfinite > 0
+
+
+def test_blocked_path_leaves_the_thread_setting_alone(monkeypatch):
+    """Library code never changes global torch state: the blocked CPU path must not touch the thread count."""
+    from suite.hyperbolic import _geometry as geo
+
+    def refuse(n):
+        raise AssertionError(f"library code called torch.set_num_threads({n})")
+
+    monkeypatch.setattr(torch, "set_num_threads", refuse)
+    rows = 4 * geo._BLOCK_ELEMENTS // 16 + 16
+    v = torch.randn(rows, 16)
+    H.tangent_distance(v, v.flip(0))
+    x = H.lorentz_expmap0(v)
+    H.lorentz_distance(x, x.flip(0))

@@ -13,7 +13,6 @@ import math
 import torch
 
 from suite.checks import check_finite, check_positive, check_real, check_same_last_dim, check_tensor
-from suite.timing import threads
 
 __all__ = [
     "minkowski_inner", "lorentz_residual", "lorentz_distance", "tangent_distance", "lorentz_expmap0",
@@ -26,9 +25,10 @@ _LOG2 = math.log(2.0)
 ON_MANIFOLD_RTOL = 1e-3
 
 
-# Row-blocked evaluation on the CPU: a [1e6, 16] float32 temporary is 64 MB, and allocating it costs more
+# Row-blocked evaluation on the CPU: a [1e6, 16] float64 temporary is 128 MB, and allocating it costs more
 # than the arithmetic (page faults); blocks of 256k elements stay in cache. Each block is the same
 # differentiable computation, so autograd and the results are unchanged. Other devices run in one piece.
+# The process-wide thread count is left alone (library code never changes global torch state).
 _BLOCK_ELEMENTS = 1 << 18
 
 
@@ -38,10 +38,7 @@ def _rowwise(fn, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     n = a.shape[-1]
     a2, b2 = a.reshape(-1, n), b.reshape(-1, n)
     rows = max(1, _BLOCK_ELEMENTS // max(n, 1))
-    # One intra-op thread for the block loop: ~100 small ops per block would each open a parallel region,
-    # and their barriers cost more than the work (badly so when other processes share the cores).
-    with threads(1):
-        out = torch.cat([fn(a2[i:i + rows], b2[i:i + rows]) for i in range(0, a2.shape[0], rows)])
+    out = torch.cat([fn(a2[i:i + rows], b2[i:i + rows]) for i in range(0, a2.shape[0], rows)])
     return out.reshape(a.shape[:-1])
 
 
