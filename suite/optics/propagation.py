@@ -377,25 +377,28 @@ def _fresnel_factors(n: int, p: int, dx: float, wavelength: float, z: float, wit
     """Input and output factors of the one-step Fresnel transform, built in float64 and cached.
 
     The field lives in a (p, p) window with the input in the top-left corner, so window index m is the
-    centred index m_c = (m + lo) mod p, lo = p/2 - n//2, at x = (m_c - p/2) dx. With q the centred output
-    index (x' = (q - p/2) dq, dq = lambda z / (p dx)) the kernel exp(-2 pi i (m_c - p/2)(q - p/2) / p) factors
-    into (-1)^m exp(-2 pi i m q / p) times (-1)^(q + lo) exp(-i pi p/2) exp(-2 pi i lo q / p): the fftshifts
-    and the roll fold into these two diagonal factors, so one plain FFT remains.
-    input  a[m] = exp(i k x^2 / (2z)) (-1)^m                       (1 without the chirp: Fraunhofer)
-    output b[q] = exp(ikz)/(i lambda z) dx^2 exp(i k x'^2 / (2z)) (-1)^(q+lo) e^{-i pi p/2} e^{-2 pi i lo q/p}
+    centred index m_c = (m + lo) mod p, c = p // 2, lo = c - n // 2, at x = (m_c - c) dx. With q the centred
+    output index (x' = (q - c) dq, dq = lambda z / (p dx)) the DFT kernel exp(-2 pi i (m_c - c)(q - c) / p)
+    factors exactly, for even and odd p, into
+    exp(-2 pi i m q / p) * exp(2 pi i (m c mod p) / p) * exp(-2 pi i ((lo - c)(q - c) mod p) / p):
+    the fftshifts and the roll fold into two diagonal factors, so one plain FFT remains. (The familiar
+    (-1)^m, (-1)^q form is the even-p special case; for odd p it is off by half a pixel and a sign.)
+    The integer products are reduced mod p before scaling, so the phases are exact in float64.
+    input  a[m] = exp(i k x^2 / (2z)) exp(2 pi i (m c mod p) / p)           (no chirp: Fraunhofer)
+    output b[q] = exp(ikz)/(i lambda z) dx^2 exp(i k x'^2 / (2z)) exp(-2 pi i ((lo - c)(q - c) mod p) / p)
     (2-D: products of the 1-D factors; only the central n outputs q in [lo, lo + n) are kept).
     """
     k = TWO_PI / wavelength
-    lo = p // 2 - n // 2
-    m = torch.arange(p, dtype=torch.float64, device=device)
-    x = (torch.remainder(m + lo, p) - p // 2) * dx
+    c = p // 2
+    lo = c - n // 2
+    mi = torch.arange(p, dtype=torch.int64, device=device)
+    qi = torch.arange(lo, lo + n, dtype=torch.int64, device=device)
+    x = (torch.remainder(mi + lo, p) - c).to(torch.float64) * dx
     phi_in = torch.remainder(k * x * x / (2.0 * z), TWO_PI) if with_input_chirp else torch.zeros_like(x)
-    phi_in = phi_in + math.pi * torch.remainder(m, 2)
-    q = torch.arange(lo, lo + n, dtype=torch.float64, device=device)
-    dq = wavelength * z / (p * dx)
-    xq = (q - p // 2) * dq
-    phi_out = (torch.remainder(k * xq * xq / (2.0 * z), TWO_PI) + math.pi * torch.remainder(q + lo, 2)
-               - math.pi * (p // 2) - TWO_PI * torch.remainder(lo * q, p) / p)
+    phi_in = phi_in + TWO_PI * torch.remainder(mi * c, p).to(torch.float64) / p
+    xq = (qi - c).to(torch.float64) * (wavelength * z / (p * dx))
+    phi_out = (torch.remainder(k * xq * xq / (2.0 * z), TWO_PI)
+               - TWO_PI * torch.remainder((lo - c) * (qi - c), p).to(torch.float64) / p)
     a = torch.polar(torch.ones_like(phi_in), phi_in)
     b = torch.polar(torch.ones_like(phi_out), phi_out)
     pre = complex(np.exp(1j * math.fmod(k * z, TWO_PI)) / (1j * wavelength * z)) * dx * dx
