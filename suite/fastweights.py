@@ -272,11 +272,14 @@ def delta_rule(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=None, 
     S = (initial_state.to(ct).reshape(B * H, Dk, Dv) if initial_state is not None
          else torch.zeros(B * H, Dk, Dv, dtype=ct, device=k.device))
     states, u_news = [], []
-    for i in range(n):  # the only sequential part: the state carried from chunk to chunk (two matmuls)
-        states.append(S)
-        u_new = torch.baddbmm(u[:, i], w[:, i], S, alpha=-1.0)
+    # Split into per-chunk views once: indexing `u[:, i]` inside the loop would make autograd build a
+    # full-size zero gradient for every slice, which makes the backward quadratic in the number of chunks;
+    # the backward of `unbind` is one `stack`.
+    for u_i, w_i, kt_i in zip(u.unbind(1), w.unbind(1), kt.unbind(1)):
+        states.append(S)  # the only sequential part: the state carried from chunk to chunk (two matmuls)
+        u_new = torch.baddbmm(u_i, w_i, S, alpha=-1.0)
         u_news.append(u_new)
-        S = torch.baddbmm(S, kt[:, i], u_new)
+        S = torch.baddbmm(S, kt_i, u_new)
     # The outputs need only each chunk's entering state and corrected values: one batched pass after the
     # loop instead of three small launches per chunk inside it (the loop is launch-bound on GPUs).
     o = torch.matmul(q, torch.stack(states, 1)) + torch.matmul(qk, torch.stack(u_news, 1))

@@ -310,3 +310,26 @@ def test_finite_inputs_give_finite_outputs_with_large_values():
         warnings.simplefilter("error")  # unit keys, beta <= 1: no warning
         o, S = fw.delta_rule(q * 1e30, k, v * 1e30, beta, output_final_state=True)
     assert torch.isfinite(o).all() and torch.isfinite(S).all()
+
+
+def _graph_node_names(t: torch.Tensor) -> list[str]:
+    seen, stack, names = set(), [t.grad_fn], []
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.append(type(node).__name__)
+        stack.extend(fn for fn, _ in node.next_functions)
+    return names
+
+
+def test_backward_has_no_per_chunk_slices_of_full_tensors():
+    # Indexing `u[:, i]` per chunk makes each slice's backward materialise a zero gradient the size of
+    # the whole sequence (quadratic backward in the number of chunks); the chunk tensors must be split
+    # once (`unbind`, whose backward is one stack).
+    q, k, v, beta, _ = draw(1, 1, 40 * 8, 4, 3, seed=2)
+    xs = [x.clone().requires_grad_() for x in (q, k, v, beta)]
+    o, S = fw.delta_rule(*xs, chunk_size=8, output_final_state=True)
+    names = _graph_node_names(o.sum() + S.sum())
+    assert names.count("SelectBackward0") < 5 and names.count("UnbindBackward0") >= 1
