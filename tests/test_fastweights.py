@@ -333,3 +333,126 @@ def test_backward_has_no_per_chunk_slices_of_full_tensors():
     o, S = fw.delta_rule(*xs, chunk_size=8, output_final_state=True)
     names = _graph_node_names(o.sum() + S.sum())
     assert names.count("SelectBackward0") < 5 and names.count("UnbindBackward0") >= 1
+
+
+# ---------------------------------------------------------------------------------- normalisations at every scale
+import mpmath  # noqa: E402
+
+from suite.checks import validation  # noqa: E402
+
+F32 = torch.float32
+
+
+def _unit_oracle(x: torch.Tensor, kind: str) -> torch.Tensor:
+    """x / ||x||_2 or x / sum(x) of the exact float entries, in mpmath (rows along the last axis)."""
+    mpmath.mp.prec = 80
+    out = []
+    for row in x.reshape(-1, x.shape[-1]).tolist():
+        r = [mpmath.mpf(e) for e in row]
+        den = mpmath.sqrt(mpmath.fsum(e * e for e in r)) if kind == "l2" else mpmath.fsum(r)
+        out.append([float(e / den) if den != 0 else 0.0 for e in r])
+    return torch.tensor(out, dtype=F64).reshape(x.shape)
+
+
+_exponents = st.integers(-149, 125)  # |randn| < 8: finite in float32
+
+
+@given(d=st.integers(1, 9), e=_exponents, seed=st.integers(0, 2**31 - 1))
+def test_l2_normalize_exact_at_every_float32_scale(d, e, seed):
+    x = (torch.randn(3, d, generator=torch.Generator().manual_seed(seed), dtype=F64) * 2.0 ** e).to(F32)
+    ref = _unit_oracle(x, "l2")
+    out = fw.l2_normalize(x)
+    assert torch.isfinite(out).all()
+    # a few float32 roundings (x / max, the norm, the division), relative to the unit row
+    assert (out.to(F64) - ref).abs().max().item() <= 4 * 2.0 ** -24 * math.sqrt(d) + 1e-300
+
+
+def test_l2_normalize_extreme_scales_where_the_textbook_form_fails():
+    x = torch.tensor([[3.0, 4.0]])
+    for s in (1e-25, 1e-40, 1e13, 1e20, 3e37):  # squares underflow / overflow in float32
+        out = fw.l2_normalize(x * s)
+        assert torch.allclose(out, torch.tensor([[0.6, 0.8]]), rtol=2e-7, atol=0), s
+    # torch's own F.normalize (x / max(||x||, eps)) is wrong at both ends: the failure the fix removes
+    assert not torch.allclose(F.normalize(x * 1e-25, dim=-1), torch.tensor([[0.6, 0.8]]), atol=1e-3)
+    assert not torch.allclose(F.normalize(x * 1e20, dim=-1), torch.tensor([[0.6, 0.8]]), atol=1e-3)
+    x64 = torch.tensor([[3e-310, 4e-310], [3e300, 4e300]], dtype=F64)  # float64 subnormals and huge
+    assert torch.allclose(fw.l2_normalize(x64), torch.tensor([[0.6, 0.8]] * 2, dtype=F64), rtol=1e-15, atol=0)
+
+
+@given(d=st.integers(1, 9), e=_exponents, zeros=st.integers(0, 9), seed=st.integers(0, 2**31 - 1))
+def test_sum_normalize_exact_and_finite_at_every_float32_scale(d, e, zeros, seed):
+    x = (torch.rand(3, d, generator=torch.Generator().manual_seed(seed), dtype=F64) * 2.0 ** e).to(F32)
+    x[..., :zeros] = 0
+    out = fw.sum_normalize(x)
+    ref = _unit_oracle(x, "sum")
+    assert torch.isfinite(out).all() and (out >= 0).all()
+    assert (out.to(F64) - ref).abs().max().item() <= 4 * 2.0 ** -24 * d
+
+
+def test_sum_normalize_does_not_overflow_and_rejects_signed_input():
+    big = torch.full((1, 4), 3e38)  # the sum overflows float32: x / sum(x) would be 0 everywhere
+    assert torch.equal(fw.sum_normalize(big), torch.full((1, 4), 0.25))
+    signed = torch.tensor([[1.0, -1.0 + 1e-7]])  # x / sum(x) = 1e7 x: unbounded near sum = 0
+    with pytest.raises(ValueError, match="x must be non-negative"):
+        fw.sum_normalize(signed)
+    with validation(False):  # switched off deliberately: still finite (the L1 norm as denominator)
+        assert torch.isfinite(fw.sum_normalize(signed)).all()
+
+
+def test_normalisers_zero_stays_zero_with_finite_gradient():
+    for f in (fw.l2_normalize, fw.sum_normalize):
+        z = torch.zeros(2, 5, requires_grad=True)
+        out = f(z)
+        assert torch.equal(out, torch.zeros(2, 5))
+        out.sum().backward()
+        assert torch.isfinite(z.grad).all()
+
+
+@given(d=st.integers(2, 6), e=st.integers(-120, 120), seed=st.integers(0, 2**31 - 1))
+def test_l2_normalize_gradient_is_the_unit_projection(d, e, seed):
+    # d(x/||x||)/dx = (I - u u^T) / ||x||: the detached rescaling must not change the gradient
+    x = torch.randn(d, generator=torch.Generator().manual_seed(seed), dtype=F64) * 2.0 ** e
+    x.requires_grad_()
+    w = torch.randn(d, generator=torch.Generator().manual_seed(seed + 1), dtype=F64)
+    (fw.l2_normalize(x) * w).sum().backward()
+    u = x.detach() / x.detach().norm()
+    ref = (w - u * (u @ w)) / x.detach().norm()
+    assert torch.allclose(x.grad, ref, rtol=1e-12, atol=0)
+
+
+# ---------------------------------------------------------------------------------- the module is its composition
+@pytest.mark.parametrize("feature", ["identity", "elu", "dpfp"])
+@pytest.mark.parametrize("scale", [1.0, 1e-25])
+def test_module_equals_its_documented_composition(feature, scale):
+    torch.manual_seed(1)
+    m = fw.DeltaRuleFastWeights(12, 3, 4, feature=feature, chunk_size=5, bias=True)
+    x = torch.randn(2, 11, 12) * scale
+    S0 = torch.randn(2, 3, 8 if feature == "dpfp" else 4, 4)
+    y, S = m(x, initial_state=S0)
+    assert torch.isfinite(y).all() and torch.isfinite(S).all()
+    phi = {"identity": lambda z: z, "elu": fw.elu_plus_one, "dpfp": fw.dpfp}[feature]
+
+    def heads(z):  # [B, T, H * D] -> [B, H, T, D]
+        return z.unflatten(-1, (3, 4)).transpose(1, 2)
+
+    q = fw.l2_normalize(phi(heads(F.linear(x, m.q_proj.weight, m.q_proj.bias))))
+    k = fw.l2_normalize(phi(heads(F.linear(x, m.k_proj.weight, m.k_proj.bias))))
+    v = heads(F.linear(x, m.v_proj.weight, m.v_proj.bias))
+    beta = torch.sigmoid(F.linear(x, m.beta_proj.weight, m.beta_proj.bias)).transpose(1, 2)
+    o, S_ref = fw.delta_rule_recurrent(q, k, v, beta, scale=1.0, initial_state=S0, output_final_state=True)
+    y_ref = F.linear(o.transpose(1, 2).flatten(2), m.out_proj.weight, m.out_proj.bias)
+    assert torch.allclose(y, y_ref, rtol=1e-5, atol=1e-6) and torch.allclose(S, S_ref, rtol=1e-5, atol=1e-6)
+
+
+def test_module_input_of_tiny_scale_is_finite_and_keeps_its_direction():
+    torch.manual_seed(2)
+    m = fw.DeltaRuleFastWeights(16, 2, 8)
+    x = torch.randn(2, 9, 16)
+    y_tiny, _ = m(x * 1e-25)
+    assert torch.isfinite(y_tiny).all()
+    # q, k are invariant to the scale of x (no bias) and v, y scale with it; beta = sigmoid(bias) at 1e-25
+    with torch.no_grad():
+        m.beta_proj.weight.zero_()
+    y1, _ = m(x)
+    y_small, _ = m(x * 1e-25)
+    assert torch.allclose(y_small / 1e-25, y1, rtol=1e-4, atol=1e-6)
