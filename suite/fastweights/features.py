@@ -99,7 +99,7 @@ def sum_normalize(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     y / sum|y| with y = x / max|x|: no overflow of the sum at 1e38, no loss at 1e-40, never Inf. Signed
     input is outside the domain (x / sum(x) is unbounded there): with validation on
     (`suite.set_validation`) it raises ValueError; with validation off the denominator is the L1 norm,
-    which equals sum(x) on the domain and keeps the result finite elsewhere.
+    which equals sum(x) on the domain and keeps every row in the unit L1 ball elsewhere.
 
     Args: x [..., d, ...] real, >= 0; dim the summed axis. Returns x's shape and dtype, rows summing to 1.
 
