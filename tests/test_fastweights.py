@@ -457,3 +457,34 @@ def test_module_input_of_tiny_scale_is_finite_and_keeps_its_direction():
     y1, _ = m(x)
     y_small, _ = m(x * 1e-25)
     assert torch.allclose(y_small / 1e-25, y1, rtol=1e-4, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------- layout="BTHD"
+def _bthd(*xs):
+    return tuple(None if x is None else x.transpose(1, 2).contiguous() for x in xs)
+
+
+@pytest.mark.parametrize("impl", [fw.delta_rule, fw.delta_rule_recurrent])
+def test_layout_bthd_is_the_transposed_computation(impl):
+    q, k, v, beta, S0 = draw(2, 3, 13, 4, 5, seed=21)  # H = 3 != T = 13: a swap cannot go unnoticed
+    xs = [x.clone().requires_grad_() for x in (q, k, v, beta, S0)]
+    o, S = impl(*xs[:4], chunk_size=4, initial_state=xs[4], output_final_state=True)
+    (o.sin().sum() + S.sum()).backward()
+    ys = [x.clone().requires_grad_() for x in _bthd(q, k, v, beta) + (S0,)]
+    o2, S2 = impl(*ys[:4], chunk_size=4, initial_state=ys[4], output_final_state=True, layout="BTHD")
+    assert o2.shape == (2, 13, 3, 5) and S2.shape == S.shape
+    (o2.sin().sum() + S2.sum()).backward()
+    assert torch.allclose(o2, o.transpose(1, 2), atol=1e-12, rtol=0) and torch.allclose(S2, S, atol=1e-12, rtol=0)
+    for a, b in zip(xs[:4], ys[:4]):
+        assert torch.allclose(b.grad, a.grad.transpose(1, 2), atol=1e-12, rtol=0)
+    assert torch.allclose(ys[4].grad, xs[4].grad, atol=1e-12, rtol=0)
+    # fla's [B, T, H, D] tensors passed without layout= are read as [B, H, T, D]: a different answer
+    assert not torch.allclose(impl(*ys[:4], initial_state=S0.new_zeros(2, 13, 4, 5))[0], o2)
+
+
+def test_layout_bthd_messages_speak_the_callers_layout():
+    q, k, v, beta = _bthd(*draw(1, 2, 5, 3, 4, seed=0)[:4])
+    with pytest.raises(ValueError, match=r"beta must have shape \[B, T, H\] = \(1, 5, 2\)"):
+        fw.delta_rule(q, k, v, beta.transpose(1, 2), layout="BTHD")
+    with pytest.raises(ValueError, match="layout"):
+        fw.delta_rule(q, k, v, beta, layout="bthd")
