@@ -488,3 +488,118 @@ def test_layout_bthd_messages_speak_the_callers_layout():
         fw.delta_rule(q, k, v, beta.transpose(1, 2), layout="BTHD")
     with pytest.raises(ValueError, match="layout"):
         fw.delta_rule(q, k, v, beta, layout="bthd")
+
+
+# ---------------------------------------------------------------------------------- gated delta rule
+def gated_oracle(q, k, v, beta, g, initial_state=None, scale=None):
+    """float64, from the definition with explicit transition matrices (Yang et al. 2025, eq. 10):
+    S_t = exp(g_t) (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T, o_t = scale S_t^T q_t."""
+    q, k, v, beta, g = (x.detach().to(F64) for x in (q, k, v, beta, g))
+    B, H, T, Dk = k.shape
+    scale = Dk ** -0.5 if scale is None else scale
+    S = torch.zeros(B, H, Dk, v.shape[-1], dtype=F64) if initial_state is None else initial_state.detach().to(F64)
+    eye = torch.eye(Dk, dtype=F64)
+    outs = []
+    for t in range(T):
+        kt, bt = k[:, :, t], beta[:, :, t, None, None]
+        trans = g[:, :, t, None, None].exp() * (eye - bt * kt[..., :, None] * kt[..., None, :])
+        S = trans @ S + bt * kt[..., :, None] * v[:, :, t, None, :]
+        outs.append(scale * (S.transpose(-1, -2) @ q[:, :, t, :, None])[..., 0])
+    return torch.stack(outs, 2), S
+
+
+def draw_gates(B, H, T, seed, g_max, dtype=F64):
+    return (-torch.rand(B, H, T, generator=torch.Generator().manual_seed(seed + 7), dtype=F64) * g_max).to(dtype)
+
+
+@given(shape=shapes, chunk=st.integers(1, 40), init=st.booleans(), g_max=st.sampled_from([0.0, 0.1, 3.0, 80.0]),
+       seed=st.integers(0, 2**31 - 1))
+def test_gated_chunked_equals_recurrent_and_oracle_float64(shape, chunk, init, g_max, seed):
+    B, H, T, Dk, Dv = shape
+    q, k, v, beta, S0 = draw(B, H, T, Dk, Dv, seed, beta_max=2.0)
+    g = draw_gates(B, H, T, seed, g_max)
+    S0 = S0 if init else None
+    o_c, S_c = fw.gated_delta_rule(q, k, v, beta, g, chunk_size=chunk, initial_state=S0, output_final_state=True)
+    o_r, S_r = fw.gated_delta_rule_recurrent(q, k, v, beta, g, initial_state=S0, output_final_state=True)
+    o_ref, S_ref = gated_oracle(q, k, v, beta, g, initial_state=S0)
+    tol = 1e-10 * (1 + o_ref.abs().max().item())
+    assert (o_c - o_ref).abs().max().item() <= tol and (o_r - o_ref).abs().max().item() <= tol
+    stol = 1e-10 * (1 + S_ref.abs().max().item())
+    assert (S_c - S_ref).abs().max().item() <= stol and (S_r - S_ref).abs().max().item() <= stol
+
+
+def test_gated_with_zero_log_decay_is_the_delta_rule():
+    q, k, v, beta, S0 = draw(2, 2, 45, 6, 5, seed=4, beta_max=2.0)
+    g = torch.zeros_like(beta)
+    o_g, S_g = fw.gated_delta_rule(q, k, v, beta, g, chunk_size=8, initial_state=S0, output_final_state=True)
+    o_d, S_d = fw.delta_rule(q, k, v, beta, chunk_size=8, initial_state=S0, output_final_state=True)
+    assert torch.allclose(o_g, o_d, atol=1e-12, rtol=0) and torch.allclose(S_g, S_d, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("g_step", [-30.0, -700.0])
+def test_gated_strong_decay_does_not_overflow(g_step):
+    # the in-chunk cumulative log decay reaches 64 * g_step: exp(-c) would overflow, the differences don't
+    q, k, v, beta, S0 = draw(1, 2, 130, 4, 3, seed=8)
+    g = torch.full_like(beta, g_step)
+    for dtype in (torch.float32, F64):
+        args = [x.to(dtype) for x in (q, k, v, beta, g)]
+        o, S = fw.gated_delta_rule(*args, initial_state=S0.to(dtype), output_final_state=True)
+        o_ref, S_ref = gated_oracle(q, k, v, beta, g, initial_state=S0)
+        assert torch.isfinite(o).all() and torch.isfinite(S).all()
+        assert relative_error(o, o_ref) < (1e-5 if dtype == torch.float32 else 1e-12)
+
+
+def test_gated_naive_loop_computes_the_same_rule():
+    q, k, v, beta, S0 = draw(2, 2, 33, 5, 4, seed=9, beta_max=2.0)
+    g = draw_gates(2, 2, 33, 9, 2.0)
+    o, S = nv.gated_delta_rule_loop(q, k, v, beta, g, initial_state=S0, output_final_state=True)
+    o_ref, S_ref = gated_oracle(q, k, v, beta, g, initial_state=S0)
+    assert torch.allclose(o, o_ref, atol=1e-10, rtol=0) and torch.allclose(S, S_ref, atol=1e-10, rtol=0)
+
+
+@given(T=st.integers(1, 40), chunk=st.integers(1, 16), seed=st.integers(0, 2**31 - 1))
+def test_gated_float32_matches_oracle(T, chunk, seed):
+    q, k, v, beta, S0 = draw(2, 2, T, 7, 4, seed, dtype=torch.float32, beta_max=2.0)
+    g = draw_gates(2, 2, T, seed, 1.0, dtype=torch.float32)
+    o, _ = fw.gated_delta_rule(q, k, v, beta, g, chunk_size=chunk, initial_state=S0)
+    assert relative_error(o, gated_oracle(q, k, v, beta, g, initial_state=S0)[0]) < 1e-5
+
+
+@pytest.mark.parametrize("init", [False, True])
+@pytest.mark.parametrize("T,chunk", [(7, 3), (37, 17)])
+def test_gated_gradcheck_float64(init, T, chunk):
+    q, k, v, beta, S0 = draw(1, 1, T, 3, 2, seed=13)
+    g = draw_gates(1, 1, T, 13, 1.0)
+    inputs = tuple(x.clone().requires_grad_() for x in (q, k, v, beta, g)) + ((S0.clone().requires_grad_(),)
+                                                                              if init else ())
+
+    def f(q, k, v, beta, g, *s):
+        return fw.gated_delta_rule(q, k, v, beta, g, chunk_size=chunk, initial_state=s[0] if s else None,
+                                   output_final_state=True)
+
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-6, fast_mode=T > 7)
+
+
+@pytest.mark.parametrize("T,chunk", [(20, 6), (70, 32), (150, 64)])
+def test_gated_gradients_match_recurrent(T, chunk):
+    q, k, v, beta, S0 = draw(2, 1, T, 4, 3, seed=14, beta_max=2.0)
+    g = draw_gates(2, 1, T, 14, 2.0)
+    grads = []
+    for impl in (fw.gated_delta_rule, fw.gated_delta_rule_recurrent):
+        xs = [x.clone().requires_grad_() for x in (q, k, v, beta, g, S0)]
+        o, S = impl(*xs[:5], chunk_size=chunk, initial_state=xs[5], output_final_state=True)
+        (o.sin().sum() + S.cos().sum()).backward()
+        grads.append([x.grad for x in xs])
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-10, rtol=0)
+
+
+def test_gated_layout_bthd_and_fla_argument_order():
+    q, k, v, beta, S0 = draw(1, 3, 11, 4, 2, seed=15)
+    g = draw_gates(1, 3, 11, 15, 1.0)
+    o, S = fw.gated_delta_rule(q, k, v, beta, g, initial_state=S0, output_final_state=True, chunk_size=4)
+    o2, S2 = fw.gated_delta_rule(*_bthd(q, k, v, beta, g), initial_state=S0, output_final_state=True, chunk_size=4,
+                                 layout="BTHD")
+    assert torch.allclose(o2, o.transpose(1, 2), atol=1e-12) and torch.allclose(S2, S, atol=1e-12)
+    with pytest.raises(ValueError, match="beta must lie in"):  # fla's (g, beta) order, swapped
+        fw.gated_delta_rule(q, k, v, g, beta)
