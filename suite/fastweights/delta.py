@@ -18,6 +18,8 @@ they are silently read as [B, H, T, D] (T and H swapped, a valid but different c
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from suite.fastweights._inputs import check_delta_inputs, check_layout, compute_dtype, pad_time, to_heads_first
@@ -76,9 +78,35 @@ def _check_chunk_size(chunk_size) -> None:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
 
 
-def _check_backend(backend) -> None:
-    if backend not in ("auto", "torch"):
-        raise ValueError(f"backend must be 'auto' or 'torch', got {backend!r}")
+# backend="auto" picks the Triton state recurrence on CUDA tensors when Triton imports (set from the H200
+# measurement in the module's docstring of `_triton`); the PyTorch path is the reference everywhere else.
+AUTO_TRITON_ON_CUDA = False
+
+
+def _triton_module():
+    """suite.fastweights._triton, or None when Triton is not installed (imported on first use only)."""
+    try:
+        from suite.fastweights import _triton  # noqa: PLC0415 (optional dependency)
+    except ImportError:
+        return None
+    return _triton
+
+
+def _resolve_backend(backend, device: torch.device) -> str:
+    """'torch' or 'triton' for `backend` in ("auto", "torch", "triton") and tensors on `device`."""
+    if backend not in ("auto", "torch", "triton"):
+        raise ValueError(f"backend must be 'auto', 'torch' or 'triton', got {backend!r}")
+    if backend == "torch":
+        return "torch"
+    interpret = os.environ.get("TRITON_INTERPRET") == "1"
+    usable = (device.type == "cuda" or interpret) and _triton_module() is not None
+    if backend == "triton":
+        if not usable:
+            raise ValueError(f"backend='triton' needs the triton package and CUDA tensors (or TRITON_INTERPRET=1 "
+                             f"for CPU tensors), got tensors on {device}"
+                             f"{'' if _triton_module() is not None else ' and no triton installed'}")
+        return "triton"
+    return "triton" if usable and device.type == "cuda" and AUTO_TRITON_ON_CUDA else "torch"
 
 
 def _state_recurrence(u, w, kt, decay_last, S):
@@ -100,7 +128,7 @@ def _state_recurrence(u, w, kt, decay_last, S):
     return torch.stack(states, 1), torch.stack(u_news, 1), S
 
 
-def _chunk_forward(q, k, v, beta, g, S0, scale, C):
+def _chunk_forward(q, k, v, beta, g, S0, scale, C, backend="torch"):
     """Chunkwise (gated) delta rule on [B, H, T, *] tensors of the compute dtype; returns (o, S_T).
 
     Per chunk of C steps (K, Q in R^{C x Dk}, V in R^{C x Dv}, b = beta; with a gate, c_i = sum_{j<=i} g_j
@@ -149,7 +177,10 @@ def _chunk_forward(q, k, v, beta, g, S0, scale, C):
         t_mat = _unit_lower_inverse(lower).mul_(bt)
     w, u = t_mat @ k_in, t_mat @ v
     S = S0.reshape(B * H, Dk, Dv) if S0 is not None else k.new_zeros(B * H, Dk, Dv)
-    states, u_new, S = _state_recurrence(u, w, kt_state, decay_last, S)
+    if backend == "triton":
+        states, u_new, S = _triton_module().state_recurrence(u, w, kt_state, decay_last, S)
+    else:
+        states, u_new, S = _state_recurrence(u, w, kt_state, decay_last, S)
     # The outputs need only each chunk's entering state and corrected values: one batched pass after the
     # loop instead of small launches per chunk inside it (the loop is launch-bound on GPUs).
     o = torch.matmul(q_in, states) + torch.matmul(qk, u_new)
@@ -210,7 +241,10 @@ def delta_rule(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=None, 
         v: [B, H, T, Dv] or [B, T, H, Dv].  beta: [B, H, T] or [B, T, H], in [0, 2].
         scale: output scale, None -> Dk ** -0.5.  chunk_size: steps per chunk (any positive integer).
         initial_state: [B, H, Dk, Dv] or None (zeros), in either layout.
-        output_final_state: also return S_T.  backend: "auto" or "torch" (the PyTorch path).
+        output_final_state: also return S_T.
+        backend: "torch" (the PyTorch path, the reference), "triton" (the state recurrence as one Triton
+            kernel, forward and backward; CUDA tensors) or "auto" (Triton on CUDA when it imports and
+            `AUTO_TRITON_ON_CUDA` is set, else PyTorch).
     Returns:
         (o, S_T or None): o in q's layout with Dv features, S_T [B, H, Dk, Dv], in the input dtype.
     Raises ValueError/TypeError for bad shapes, dtypes, devices, non-finite values, beta outside [0, 2]
@@ -221,8 +255,9 @@ def delta_rule(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=None, 
     [1.0, 2.0]
     """
     _check_chunk_size(chunk_size)
-    _check_backend(backend)
-    return _run(lambda q, k, v, b, g, S0, s: _chunk_forward(q, k, v, b, None, S0, s, min(chunk_size, q.shape[2])),
+    impl = _resolve_backend(backend, q.device if isinstance(q, torch.Tensor) else torch.device("cpu"))
+    return _run(lambda q, k, v, b, g, S0, s: _chunk_forward(q, k, v, b, None, S0, s, min(chunk_size, q.shape[2]),
+                                                            impl),
                 q, k, v, beta, None, scale=scale, initial_state=initial_state,
                 output_final_state=output_final_state, layout=layout)
 
@@ -267,8 +302,9 @@ def gated_delta_rule(q, k, v, beta, g, *, scale=None, chunk_size=64, initial_sta
     [1.0, 2.0]
     """
     _check_chunk_size(chunk_size)
-    _check_backend(backend)
-    return _run(lambda q, k, v, b, g, S0, s: _chunk_forward(q, k, v, b, g, S0, s, min(chunk_size, q.shape[2])),
+    impl = _resolve_backend(backend, q.device if isinstance(q, torch.Tensor) else torch.device("cpu"))
+    return _run(lambda q, k, v, b, g, S0, s: _chunk_forward(q, k, v, b, g, S0, s, min(chunk_size, q.shape[2]),
+                                                            impl),
                 q, k, v, beta, g, scale=scale, initial_state=initial_state,
                 output_final_state=output_final_state, layout=layout)
 
