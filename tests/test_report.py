@@ -54,7 +54,8 @@ def fake_registry(monkeypatch):
 def test_report_counts_nan_records_failures_and_is_complete(fake_registry, tmp_path):
     out = tmp_path / "rep"
     res = generate(out, devices=["cpu"], quick=True)
-    assert sorted(p.name for p in (out).iterdir()) == ["index.html", "machine.json", "results.csv", "results.json"]
+    assert sorted(p.name for p in (out).iterdir()) == [".neurophys-report", "index.html", "machine.json",
+                                                       "results.csv", "results.json"]
     html = (out / "index.html").read_text()
     assert "A working study" in html and "this study is broken on purpose" in html
     assert "data:image/png;base64," not in html or "<img" in html
@@ -120,7 +121,7 @@ def test_cli_list_and_report(fake_registry, tmp_path, capsys):
     listed = capsys.readouterr().out
     assert "demo.scale" in listed and "demo.ok" in listed
     assert main(["report", "--out", str(tmp_path / "r"), "--device", "cpu", "--quick", "--only", "demo",
-                 "--silent"]) == 0
+                 "--silent"]) == 1  # demo.broken fails: exit 1
     assert (tmp_path / "r" / "index.html").exists()
     with pytest.raises(SystemExit, match="unknown domain"):
         main(["report", "--only", "nosuchdomain", "--out", str(tmp_path / "x")])
