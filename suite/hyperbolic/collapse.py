@@ -47,9 +47,10 @@ __all__ = [
 OPTIMIZERS = ("riemannian", "adam_project", "adam_tangent")
 ENCODERS = ("free", "linear2")
 REGULARISERS = ("none", "isotropy", "erank")
-# the numbers `collapse_metrics` returns, plus the final residual (NaN for a diverged run)
-METRIC_NAMES = ("erank", "erank_ratio", "boundary_fraction", "leaf_boundary_fraction", "mean_radius", "max_radius",
-                "depth_radius_spearman", "mean_rank", "map", "residual_rel_max")
+# the names of the numbers `run_collapse` returns
+METRIC_NAMES = ("final_loss", "diverged", "steps_run", "erank", "erank_ratio", "boundary_fraction",
+                "leaf_boundary_fraction", "mean_radius", "max_radius", "depth_radius_spearman", "mean_rank", "map",
+                "residual_rel_max")
 
 
 def _cdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -216,11 +217,21 @@ def _batch_loss(s: CollapseSetting, tree: Tree, x: torch.Tensor, g: torch.Genera
     return loss
 
 
+def _finite_points(points) -> torch.Tensor | None:
+    """The current points, or None when they are not finite or exp_0 overflowed float32 (the radius ran away)."""
+    try:
+        x = points()
+    except ValueError:
+        return None
+    return x if bool(torch.isfinite(x).all()) else None
+
+
 def run_collapse(setting: CollapseSetting, seed: int) -> dict[str, float]:
     """Train one embedding of a random tree (`random_tree(n_nodes)`, drawn from the seed) by InfoNCE and
-    return its named numbers: `collapse_metrics` plus final_loss, diverged (1.0 when the loss or a point
-    became non-finite or overflowed float32; training stops there and the metrics are NaN) and
-    residual_rel_max (largest |<x,x>_L + 1| / (1 + |x|^2) of the final points)."""
+    return its named numbers: `collapse_metrics` plus final_loss, residual_rel_max (largest
+    |<x,x>_L + 1| / (1 + |x|^2) of the final points), steps_run and diverged (1.0 when the loss or a point
+    became non-finite or exp_0 overflowed float32). A diverged run stops there and its metrics are those of
+    the last finite points (the state it diverged from, e.g. how far out it had been pushed)."""
     if not isinstance(setting, CollapseSetting):
         raise TypeError(f"setting must be a CollapseSetting, got {type(setting).__name__}")
     if not isinstance(seed, int) or isinstance(seed, bool):
@@ -228,34 +239,30 @@ def run_collapse(setting: CollapseSetting, seed: int) -> dict[str, float]:
     g = torch.Generator().manual_seed(seed)
     tree = random_tree(setting.n_nodes, g, setting.max_children)
     params, opt, points = _model(setting, tree, g)
-    loss, diverged = torch.tensor(math.nan), False
+    last, loss, steps_run = points().detach().clone(), math.nan, 0
     for _ in range(setting.steps):
-        try:
-            x = points()
-        except ValueError:  # exp_0 overflowed float32: the radius ran away, an outcome to report
-            diverged = True
+        x = _finite_points(points)
+        if x is None:
             break
-        if not bool(torch.isfinite(x).all()):
-            diverged = True
+        batch_loss = _batch_loss(setting, tree, x, g)
+        if not bool(torch.isfinite(batch_loss)):
             break
-        loss = _batch_loss(setting, tree, x, g)
-        if not bool(torch.isfinite(loss)):
-            diverged = True
-            break
+        last, loss = x.detach().clone(), float(batch_loss.detach())
         opt.zero_grad()
-        loss.backward()
+        batch_loss.backward()
         opt.step()
+        steps_run += 1
         if setting.optimizer == "adam_project" and bool(torch.isfinite(params[0]).all()):
             with torch.no_grad():  # a non-finite step is caught at the top of the next iteration
                 params[0].copy_(lorentz_project(params[0]))
-    out = {"final_loss": float(loss.detach()), "diverged": float(diverged)}
+    else:
+        x = _finite_points(points)
+        if x is not None:
+            last = x.detach()
+    diverged = steps_run < setting.steps or _finite_points(points) is None
     with torch.no_grad():
-        try:
-            x = points()
-        except ValueError:
-            diverged = True
-        if diverged or not bool(torch.isfinite(x).all()):
-            return {**out, "diverged": 1.0, **{k: math.nan for k in METRIC_NAMES}}
-        res = (-(x[:, 0] ** 2) + (x[:, 1:] ** 2).sum(-1) + 1).abs() / (1 + (x * x).sum(-1))
-        metrics = collapse_metrics(lorentz_logmap0(x, check=False), tree, _cdist(x, x), setting.boundary_radius)
-    return {**out, **metrics, "residual_rel_max": float(res.max())}
+        res = (-(last[:, 0] ** 2) + (last[:, 1:] ** 2).sum(-1) + 1).abs() / (1 + (last * last).sum(-1))
+        metrics = collapse_metrics(lorentz_logmap0(last, check=False), tree, _cdist(last, last),
+                                   setting.boundary_radius)
+    return {"final_loss": loss, "diverged": float(diverged), "steps_run": float(steps_run), **metrics,
+            "residual_rel_max": float(res.max())}
