@@ -104,7 +104,7 @@ def test_erank_loss_known_values():
     (dict(dim=0), "dim"), (dict(n_nodes=2), "n_nodes"), (dict(negatives=-1), "negatives"),
     (dict(optimizer="sgd"), "optimizer"), (dict(encoder="gnn"), "encoder"), (dict(regulariser="l2"), "regulariser"),
     (dict(encoder="linear2", optimizer="riemannian"), "optimizer"), (dict(temperature=0.0), "temperature"),
-    (dict(reg_weight=-1.0), "reg_weight"), (dict(lr=math.inf), "lr"),
+    (dict(reg_weight=-1.0), "reg_weight"), (dict(lr=math.inf), "lr"), (dict(dtype="float16"), "dtype"),
 ])
 def test_setting_rejects_bad_values(kw, match):
     with pytest.raises(ValueError, match=match):
@@ -122,7 +122,7 @@ TINY = dict(n_nodes=16, dim=3, steps=5, batch=16)
 
 
 @pytest.mark.parametrize("kw", [
-    dict(), dict(optimizer="adam_project", negatives=4), dict(optimizer="adam_tangent", regulariser="isotropy"),
+    dict(), dict(optimizer="adam_project", negatives=4, dtype="float64"), dict(optimizer="adam_tangent", regulariser="isotropy"),
     dict(encoder="linear2", optimizer="adam_tangent", hidden=4, regulariser="erank"),
 ])
 def test_tiny_run_is_seeded_deterministic(kw):

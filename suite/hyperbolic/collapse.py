@@ -41,12 +41,13 @@ from suite.hyperbolic.embedding import (
 
 __all__ = [
     "CollapseSetting", "run_collapse", "collapse_metrics", "boundary_fraction", "depth_radius_spearman",
-    "info_nce", "erank_loss", "METRIC_NAMES", "OPTIMIZERS", "ENCODERS", "REGULARISERS",
+    "info_nce", "erank_loss", "METRIC_NAMES", "OPTIMIZERS", "ENCODERS", "REGULARISERS", "DTYPES",
 ]
 
 OPTIMIZERS = ("riemannian", "adam_project", "adam_tangent")
 ENCODERS = ("free", "linear2")
 REGULARISERS = ("none", "isotropy", "erank")
+DTYPES = ("float32", "float64")
 # the names of the numbers `run_collapse` returns
 METRIC_NAMES = ("final_loss", "diverged", "steps_run", "erank", "erank_ratio", "boundary_fraction",
                 "leaf_boundary_fraction", "mean_radius", "max_radius", "depth_radius_spearman", "mean_rank", "map",
@@ -139,6 +140,7 @@ class CollapseSetting:
       k > 0 = k negatives sampled per anchor among those.
     regulariser: "none", "isotropy" (`isotropic_gaussian_loss` of the batch's log_0 anchors) or "erank"
       (`erank_loss` of the same), times reg_weight.
+    dtype: "float32" or "float64" for parameters and points (separates optimiser from representation limits).
     """
 
     n_nodes: int = 100
@@ -156,6 +158,7 @@ class CollapseSetting:
     regulariser: str = "none"
     reg_weight: float = 1.0
     boundary_radius: float = BOUNDARY_RADIUS
+    dtype: str = "float32"
 
     def __post_init__(self):
         for name in ("n_nodes", "max_children", "dim", "hidden", "steps", "batch"):
@@ -166,7 +169,8 @@ class CollapseSetting:
             raise ValueError(f"n_nodes must be >= 3 (a tree with a non-neighbour to contrast), got {self.n_nodes}")
         if not isinstance(self.negatives, int) or self.negatives < 0:
             raise ValueError(f"negatives must be an int >= 0 (0: all non-neighbours), got {self.negatives!r}")
-        for name, allowed in (("encoder", ENCODERS), ("optimizer", OPTIMIZERS), ("regulariser", REGULARISERS)):
+        for name, allowed in (("encoder", ENCODERS), ("optimizer", OPTIMIZERS), ("regulariser", REGULARISERS),
+                              ("dtype", DTYPES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.encoder == "linear2" and self.optimizer != "adam_tangent":
@@ -180,10 +184,11 @@ class CollapseSetting:
 
 def _model(s: CollapseSetting, tree: Tree, g: torch.Generator):
     """(parameters, optimiser, points()) for the setting: points() returns the [N, dim+1] Lorentz points."""
-    v0 = s.init_std * torch.randn(tree.n, s.dim, generator=g)
+    dt = getattr(torch, s.dtype)
+    v0 = s.init_std * torch.randn(tree.n, s.dim, generator=g, dtype=dt)
     if s.encoder == "linear2":
-        a = nn.Parameter(torch.randn(tree.n, s.hidden, generator=g) / math.sqrt(s.hidden))
-        w = nn.Parameter(s.init_std * torch.randn(s.hidden, s.dim, generator=g))
+        a = nn.Parameter(torch.randn(tree.n, s.hidden, generator=g, dtype=dt) / math.sqrt(s.hidden))
+        w = nn.Parameter(s.init_std * torch.randn(s.hidden, s.dim, generator=g, dtype=dt))
         return [a, w], torch.optim.Adam([a, w], lr=s.lr), lambda: lorentz_expmap0(a @ w)
     if s.optimizer == "adam_tangent":
         v = nn.Parameter(v0)
