@@ -44,6 +44,8 @@ def test_collapse_metrics_full_rank_and_rank_one():
     assert m["erank_ratio"] == pytest.approx(1.0)
     assert m["boundary_fraction"] == 1.0 and m["mean_radius"] == pytest.approx(3.0)
     assert m["map"] == 1.0 and m["mean_rank"] == 1.0  # the tree metric reconstructs the tree exactly
+    shifted = C.collapse_metrics(full + 50.0, tree, tree.dist.double())  # erank is of the *centred* vectors
+    assert shifted["erank_ratio"] == pytest.approx(1.0)
     line = torch.arange(2 * d, dtype=torch.float64).unsqueeze(1) * torch.ones(1, d)  # rank one
     m = C.collapse_metrics(line, tree, tree.dist.double())
     assert m["erank_ratio"] == pytest.approx(1 / d)
