@@ -1,6 +1,7 @@
 """Collapse experiment (suite.hyperbolic.collapse): the metrics against known answers, the InfoNCE masking,
 the pairwise distance against the pointwise one, bad input, and seeded determinism of a tiny run."""
 
+import dataclasses
 import math
 
 import pytest
@@ -134,3 +135,13 @@ def test_tiny_run_is_seeded_deterministic(kw):
     assert a == b
     assert a != c
     assert a["diverged"] == 0.0 and all(math.isfinite(v) for v in a.values())
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_sweep_cells_are_valid_and_include_the_controls(quick):
+    cells = C.sweep(quick)
+    assert all(isinstance(c, C.CollapseSetting) for c in cells.values())
+    # each regularised cell has its unregularised twin in the grid (the comparison Y4 needs)
+    plain = {dataclasses.replace(c, regulariser="none") for c in cells.values()}
+    assert plain <= set(cells.values())
+    assert any(c.temperature <= 0.1 for c in cells.values())  # the non-collapsing control

@@ -41,7 +41,7 @@ from suite.hyperbolic.embedding import (
 
 __all__ = [
     "CollapseSetting", "run_collapse", "collapse_metrics", "boundary_fraction", "depth_radius_spearman",
-    "info_nce", "erank_loss", "METRIC_NAMES", "OPTIMIZERS", "ENCODERS", "REGULARISERS", "DTYPES",
+    "info_nce", "erank_loss", "sweep", "SEEDS", "LEAF_BOUNDARY_FRACTION", "HEIGHT_ERANK_RATIO", "METRIC_NAMES", "OPTIMIZERS", "ENCODERS", "REGULARISERS", "DTYPES",
 ]
 
 OPTIMIZERS = ("riemannian", "adam_project", "adam_tangent")
@@ -271,3 +271,43 @@ def run_collapse(setting: CollapseSetting, seed: int) -> dict[str, float]:
                                    setting.boundary_radius)
     return {"final_loss": loss, "diverged": float(diverged), "steps_run": float(steps_run), **metrics,
             "residual_rel_max": float(res.max())}
+
+
+# ------------------------------------------------------------------------------------------------ sweep
+SEEDS = (0, 1, 2)  # every cell over these seeds: a collapse counts only when it appears in every seed
+LEAF_BOUNDARY_FRACTION = 0.1  # leaf collapse: boundary_fraction above this in every seed
+HEIGHT_ERANK_RATIO = 0.5  # height collapse: erank_ratio below this in every seed
+
+
+def sweep(quick: bool) -> dict[str, CollapseSetting]:
+    """The named cells of the study. "leaf": free points, Adam on tangent vectors, all negatives, swept over
+    the temperature; at a collapsing temperature also the regularisers and the optimisers. "height": the
+    two-factor linear encoder (and, in the full grid, free points in dim 32), the temperatures and the
+    regularisers. Quick: 50 nodes, fewer steps (the same collapses appear, smaller)."""
+    if quick:
+        leaf = dict(n_nodes=50, dim=8, lr=0.3, steps=200, optimizer="adam_tangent")
+        height = dict(n_nodes=50, dim=16, lr=0.05, steps=300, encoder="linear2", optimizer="adam_tangent")
+        leaf_t, height_t, temps = 3.0, 1.0, {"leaf": (0.1, 3.0), "height": (0.1, 1.0)}
+    else:
+        leaf = dict(n_nodes=100, dim=8, lr=0.2, steps=500, optimizer="adam_tangent")
+        height = dict(n_nodes=100, dim=16, lr=0.05, steps=500, encoder="linear2", optimizer="adam_tangent")
+        leaf_t, height_t, temps = 1.0, 1.0, {"leaf": (0.1, 0.3, 1.0, 3.0), "height": (0.1, 1.0)}
+    cells = {}
+    for kind, base in (("leaf", leaf), ("height", height)):
+        for t in temps[kind]:
+            cells[f"{kind} T={t:g} none"] = CollapseSetting(**base, temperature=t)
+    for reg in ("isotropy", "erank"):
+        cells[f"leaf T={leaf_t:g} {reg}"] = CollapseSetting(**leaf, temperature=leaf_t, regulariser=reg)
+        cells[f"height T={height_t:g} {reg}"] = CollapseSetting(**height, temperature=height_t, regulariser=reg)
+    for opt, dtype in (("riemannian", "float32"), ("riemannian", "float64"), ("adam_project", "float32")):
+        for reg in ("none", "isotropy"):
+            cells[f"leaf T={leaf_t:g} {reg} {opt} {dtype}"] = CollapseSetting(
+                **{**leaf, "optimizer": opt}, temperature=leaf_t, regulariser=reg, dtype=dtype)
+    if not quick:
+        cells["leaf T=1 none 10 negatives"] = CollapseSetting(**leaf, temperature=1.0, negatives=10)
+        free32 = dict(n_nodes=100, dim=32, lr=0.05, steps=500, temperature=1.0)
+        for opt, dtype in (("adam_tangent", "float32"), ("riemannian", "float64"), ("adam_project", "float32")):
+            cells[f"height free dim 32 T=1 none {opt} {dtype}"] = CollapseSetting(**free32, optimizer=opt, dtype=dtype)
+        for reg in ("isotropy", "erank"):
+            cells[f"height free dim 32 T=1 {reg}"] = CollapseSetting(**free32, optimizer="adam_tangent", regulariser=reg)
+    return cells
