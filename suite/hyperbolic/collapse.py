@@ -63,7 +63,8 @@ from suite.hyperbolic.embedding import (
 
 __all__ = [
     "CollapseSetting", "run_collapse", "collapse_metrics", "boundary_fraction", "depth_radius_spearman",
-    "info_nce", "erank_loss", "sweep", "SEEDS", "LEAF_BOUNDARY_FRACTION", "HEIGHT_ERANK_RATIO", "METRIC_NAMES", "OPTIMIZERS", "ENCODERS", "REGULARISERS", "DTYPES",
+    "info_nce", "erank_loss", "sweep", "SEEDS", "LEAF_BOUNDARY_FRACTION", "HEIGHT_ERANK_RATIO", "METRIC_NAMES",
+    "OPTIMIZERS", "ENCODERS", "REGULARISERS", "DTYPES",
 ]
 
 OPTIMIZERS = ("riemannian", "adam_project", "adam_tangent")
@@ -331,5 +332,6 @@ def sweep(quick: bool) -> dict[str, CollapseSetting]:
         for opt, dtype in (("adam_tangent", "float32"), ("riemannian", "float64"), ("adam_project", "float32")):
             cells[f"height free dim 32 T=1 none {opt} {dtype}"] = CollapseSetting(**free32, optimizer=opt, dtype=dtype)
         for reg in ("isotropy", "erank"):
-            cells[f"height free dim 32 T=1 {reg}"] = CollapseSetting(**free32, optimizer="adam_tangent", regulariser=reg)
+            cells[f"height free dim 32 T=1 {reg}"] = CollapseSetting(**free32, optimizer="adam_tangent",
+                                                                     regulariser=reg)
     return cells
