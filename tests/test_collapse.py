@@ -125,7 +125,8 @@ TINY = dict(n_nodes=16, dim=3, steps=5, batch=16)
 
 
 @pytest.mark.parametrize("kw", [
-    dict(), dict(optimizer="adam_project", negatives=4, dtype="float64"), dict(optimizer="adam_tangent", regulariser="isotropy"),
+    dict(), dict(optimizer="adam_project", negatives=4, dtype="float64"),
+    dict(optimizer="adam_tangent", regulariser="isotropy"),
     dict(encoder="linear2", optimizer="adam_tangent", hidden=4, regulariser="erank"),
 ])
 def test_tiny_run_is_seeded_deterministic(kw):
