@@ -129,20 +129,36 @@ def _direction_gap_sq(a, b, d, na, nb, dn):
 _MINOR_ELEMENTS = 1 << 22  # [rows, n, n] temporaries of the minors are built this many elements at a time
 
 
+def _split(x):
+    """Veltkamp's split x = hi + lo with 26-bit halves (float64), so that products of halves are exact."""
+    c = x * 134217729.0  # 2^27 + 1
+    hi = c - (c - x)
+    return hi, x - hi
+
+
+def _two_product(x, y):
+    """x y = p + e exactly (Dekker 1971, TwoProduct), p = fl(x y), broadcasting x against y."""
+    p = x * y
+    xh, xl = _split(x)
+    yh, yl = _split(y)
+    return p, ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+
+
 def _small_angle_sq(a, b, na, nb):
     """sin^2(theta / 2) for nearly parallel rows a, b of shape [m, n], relative-accurate:
     sin^2(theta) = sum_{i<j} (a_i b_j - a_j b_i)^2 / (na nb)^2 (Lagrange's identity) and
     sin^2(theta / 2) = sin^2(theta) / (2 (1 + cos theta)), cos theta = a.b / (na nb).
-    For float32 inputs each product a_i b_j is exact in float64 and a nearly cancelling minor is then
-    exact too (Sterbenz), so exactly collinear inputs (w = lambda v, any lambda > 0) give exactly 0 and
-    a tiny angle keeps its relative accuracy; |a/na - b/nb| cannot resolve either (rounding of na, nb)."""
+    Each product a_i b_j is formed exactly as p + e (`_two_product`; e = 0 for float32 inputs, whose
+    products are exact in float64), and p_ij - p_ji is exact where it nearly cancels (Sterbenz), so
+    exactly collinear inputs (w = lambda v, any lambda > 0) give exactly 0 and a tiny angle keeps its
+    relative accuracy; |a/na - b/nb| cannot resolve either (rounding of na, nb)."""
     n = a.shape[-1]
     rows = max(1, _MINOR_ELEMENTS // max(n * n, 1))
     sin2 = []
     for i in range(0, a.shape[0], rows):
-        ai, bi = a[i:i + rows], b[i:i + rows]
-        m = ai.unsqueeze(-1) * bi.unsqueeze(-2)
-        sin2.append(((m - m.transpose(-1, -2)) ** 2).sum((-1, -2)) * 0.5)
+        p, e = _two_product(a[i:i + rows].unsqueeze(-1), b[i:i + rows].unsqueeze(-2))
+        m = (p - p.transpose(-1, -2)) + (e - e.transpose(-1, -2))
+        sin2.append((m * m).sum((-1, -2)) * 0.5)
     nab = na * nb
     sin2 = torch.cat(sin2) / (nab * nab)
     return sin2 / (2 * (1 + _dot(a, b) / nab))
