@@ -94,6 +94,16 @@ def test_tangent_distance_float64_matches_mpmath(pair):
     assert abs(float(H.tangent_distance(v, w)) - ref) <= 1e-9 * ref + 1e-300, ref
 
 
+@settings(max_examples=120)
+@given(tangent_pairs(max_radius=30.0, dtype=torch.float64, min_sep=1e-10, kinds=("near", "radial")))
+def test_tangent_distance_float64_nearby_and_nearly_radial_pairs(pair):
+    """Where the cancellation-free terms decide (float64 cannot lean on exact products): separations
+    1e-10..1 relative, and w = lambda v plus an offset of 1e-9..1e-4, to 1e-9 relative."""
+    v, w = pair
+    ref = mp_tangent_distance(v, w)
+    assert abs(float(H.tangent_distance(v, w)) - ref) <= 1e-9 * ref + 1e-300, ref
+
+
 @st.composite
 def lorentz_pairs(draw, max_radius=88.0):
     """float32 points of the hyperboloid (float64 exp_0, rounded), to the float32 limit (x_0 = cosh 88
