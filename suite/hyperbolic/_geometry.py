@@ -226,10 +226,12 @@ def _polar_distance(r1, r2, delta_r, s2):
     return out
 
 
-# Pairs whose Gram-form sin^2(theta/2) is below this (directions within ~6e-5 rad, or nearby points) are
-# recomputed from the vectors without cancellation; above it the Gram form's absolute error ~1e-16 is
-# at most 1e-7 relative.
-_REFINE_S2 = 2.0 ** -30
+def _refine_below(dtype: torch.dtype) -> float:
+    """Pairs whose Gram-form sin^2(theta/2) is below this (nearby points, common rays) are recomputed from
+    the vectors without cancellation. The Gram form's absolute error ~1e-16 is then at most ~1e-7 relative
+    for inputs narrower than float64 (threshold 2^-30, directions within 6e-5 rad) and ~1e-10 for float64
+    inputs (2^-20), below the rounding of the result in each."""
+    return 2.0 ** -20 if dtype == torch.float64 else 2.0 ** -30
 
 
 def _gram_terms(n1, n2, ab):
@@ -255,13 +257,13 @@ def _exact_terms(a, b):
     return dn2, _direction_gap_sq(a, b, d, na, nb, dn2 / (na + nb))
 
 
-def _pair_terms(n1, n2, ab, rows):
+def _pair_terms(n1, n2, ab, rows, refine: float):
     """(|a|, |b|, |a|^2 - |b|^2, sin^2(theta/2)) for every pair from its Gram entries (one pass over the
     coordinates, as a textbook distance), with the pairs that the Gram form cannot resolve (s2 below
-    _REFINE_S2: nearby points, common rays) recomputed by `_exact_terms` from `rows(flat_index)`, which
+    `refine`, see `_refine_below`: nearby points, common rays) recomputed by `_exact_terms` from `rows(flat_index)`, which
     returns their float64 rows (a, b). The choice is made per pair."""
     na, nb, dn2, s2 = _gram_terms(n1, n2, ab)
-    need = s2 < _REFINE_S2
+    need = s2 < refine
     if bool(need.any()):
         shape = s2.shape
         idx = need.reshape(-1).nonzero().squeeze(-1)
@@ -286,14 +288,15 @@ def _lorentz_from_terms(p, q, dn2, s2):
 
 
 def _pointwise(a, b, from_terms, k: float):
-    """Distance of the float64 row pairs a, b [..., n] (broadcast) at curvature -1/k."""
-    a, b = torch.broadcast_tensors(a, b)
+    """Distance of the row pairs a, b [..., n] (broadcast; evaluated in float64) at curvature -1/k."""
+    refine = _refine_below(torch.result_type(a, b))
+    a, b = torch.broadcast_tensors(_wide(a), _wide(b))
     n = a.shape[-1]
 
     def rows(idx):
         return a.reshape(-1, n)[idx] / math.sqrt(k), b.reshape(-1, n)[idx] / math.sqrt(k)
 
-    terms = _pair_terms(_dot(a, a) / k, _dot(b, b) / k, _dot(a, b) / k, rows)
+    terms = _pair_terms(_dot(a, a) / k, _dot(b, b) / k, _dot(a, b) / k, rows, refine)
     return math.sqrt(k) * from_terms(*terms)
 
 
@@ -340,7 +343,7 @@ def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check:
     def block(a, b):
         if check:  # flags are reduced once at the end: one host sync, not one per block
             bad.append((_off_manifold(a, k).any(), _off_manifold(b, k).any()))
-        return _pointwise(_wide(a[..., 1:]), _wide(b[..., 1:]), _lorentz_from_terms, k)
+        return _pointwise(a[..., 1:], b[..., 1:], _lorentz_from_terms, k)
 
     out = _rowwise(block, x, y)
     if check:
@@ -397,7 +400,7 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
     _check_tangent(v, w, "v", "w")
 
     def block(a, b):
-        return _pointwise(_wide(a), _wide(b), _tangent_from_terms, k)
+        return _pointwise(a, b, _tangent_from_terms, k)
 
     out = _rowwise(block, v, w).to(torch.result_type(v, w))
     _finite_output(out, v, w, "v", "w")
