@@ -417,3 +417,57 @@ def test_blocked_path_leaves_the_thread_setting_alone(monkeypatch):
     H.tangent_distance(v, v.flip(0))
     x = H.lorentz_expmap0(v)
     H.lorentz_distance(x, x.flip(0))
+
+
+@given(st.integers(1, 10), st.floats(-30.0, math.log10(88.0)), st.integers(0, 2 ** 31 - 1))
+def test_lorentz_logmap0_float32_matches_mpmath_from_the_origin_to_the_float32_limit(n, log_r, seed):
+    """Near the origin arcosh(x_0) loses everything (x_0 = 1 + r^2/2 rounds to 1): the asinh of the spatial
+    norm keeps the relative accuracy of |x_s| at every radius 1e-30..88."""
+    g = torch.Generator().manual_seed(seed)
+    x = H.lorentz_expmap0(10 ** log_r * _unit(n, g)).float().unsqueeze(0)
+    ref = torch.tensor(mp_lorentz_logmap0(x[0]), dtype=torch.float64)
+    out = H.lorentz_logmap0(x)[0].double()
+    assert float((out - ref).norm() / ref.norm()) <= 1e-6
+
+
+def _entropy_rank(s):
+    p = [mpmath.mpf(float(a)) / sum(mpmath.mpf(float(b)) for b in s) for a in s]
+    return float(mpmath.exp(-sum(q * mpmath.log(q) for q in p if q > 0)))
+
+
+def test_effective_rank_of_a_known_spectrum():
+    """diag(3, 1): p = (3/4, 1/4), erank = exp(H(0.75, 0.25)) = 1.7548 (Roy & Vetterli 2007, from the
+    singular values, not their squares)."""
+    er = float(H.effective_rank(torch.diag(torch.tensor([3.0, 1.0], dtype=torch.float64)), center=False))
+    assert er == pytest.approx(math.exp(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25))), rel=1e-12)
+    assert er == pytest.approx(1.7548, abs=1e-4)
+
+
+@given(st.lists(st.floats(0.0, 10.0), min_size=1, max_size=6).filter(lambda s: sum(s) > 0), st.integers(0, 1000))
+def test_effective_rank_equals_the_entropy_of_the_singular_values(s, seed):
+    """U diag(s) V^T with random orthogonal U, V has erank exp(H(s / sum s)), computed in mpmath."""
+    g = torch.Generator().manual_seed(seed)
+    d = len(s)
+    u, _ = torch.linalg.qr(torch.randn(d + 3, d, generator=g, dtype=torch.float64))
+    v, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+    z = u @ torch.diag(torch.tensor(s, dtype=torch.float64)) @ v.T
+    assert float(H.effective_rank(z, center=False)) == pytest.approx(_entropy_rank(s), rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("scale", [0.0, 1e-38, 1e-20, 1.0, 1e19, 1e30, 3e37])
+def test_isotropic_gaussian_loss_is_finite_at_every_scale(scale):
+    """Zero rows and |z| up to the float32 maximum: no NaN in the loss or its gradient, and the value
+    agrees with a float64 evaluation of the closed form where that one does not overflow."""
+    g = torch.Generator().manual_seed(7)
+    z0 = torch.randn(6, 3, generator=g)
+    z0[0] = 0
+    z = (z0 * scale).requires_grad_()
+    loss = H.isotropic_gaussian_loss(z)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(z.grad).all()
+    zd = z.detach().double()
+    n, N = 3, 6
+    d2 = ((zd.unsqueeze(0) - zd.unsqueeze(1)) ** 2).sum(-1)
+    ref = (torch.exp(-d2 / (2 * n)).mean() - 2 * ((n / (n + 1)) ** (n / 2) * torch.exp(-(zd * zd).sum(-1) / (2 * (n + 1)))).mean()
+           + (n / (n + 2)) ** (n / 2))
+    assert float(loss) == pytest.approx(float(ref), rel=1e-5, abs=1e-7)

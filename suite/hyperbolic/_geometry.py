@@ -434,16 +434,26 @@ def lorentz_expmap0(v: torch.Tensor, k: float = 1.0) -> torch.Tensor:
 
 def lorentz_logmap0(x: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
     """log_0: point of the hyperboloid -> tangent vector at the origin, r = sqrt(k) asinh(|x_s| / sqrt k)
-    (asinh of the spatial norm, not arcosh(x_0 / sqrt k), which cancels near the origin)."""
+    (asinh of the spatial norm, not arcosh(x_0 / sqrt k): x_0 = sqrt(k) (1 + r^2 / 2k + ...) rounds to
+    sqrt(k) near the origin, so arcosh returns 0 for every r below ~3e-4 in float32). The norm is taken
+    in float64, where squares of float32 coordinates cannot overflow (|x_s| reaches 8e37 at radius 88).
+
+    Args:
+        x: [..., n+1] points of the hyperboloid (checked when `check` and validation is on).
+    Returns:
+        [..., n] tangent vectors at the origin, x's dtype.
+    """
     k = _k(k)
-    if check:
+    if check and validation_enabled():
         _check_lorentz(x, "x", k)
+    else:
+        check_real(check_tensor(x, "x"), "x")
     sk = math.sqrt(k)
-    xs = x[..., 1:]
-    n = torch.linalg.vector_norm(xs, dim=-1, keepdim=True)
+    xs = _wide(x[..., 1:])
+    n = _safe_sqrt(_dot(xs, xs)).unsqueeze(-1)
     safe = torch.where(n > 0, n, torch.ones_like(n))
     factor = torch.where(n > 0, sk * torch.asinh(safe / sk) / safe, torch.ones_like(n))
-    return xs * factor
+    return (xs * factor).to(x.dtype)
 
 
 def lorentz_project(x: torch.Tensor, k: float = 1.0) -> torch.Tensor:
