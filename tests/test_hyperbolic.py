@@ -454,12 +454,13 @@ def test_effective_rank_equals_the_entropy_of_the_singular_values(s, seed):
     assert float(H.effective_rank(z, center=False)) == pytest.approx(_entropy_rank(s), rel=1e-9, abs=1e-9)
 
 
-@pytest.mark.parametrize("scale", [0.0, 1e-38, 1e-20, 1.0, 1e19, 1e30, 3e37])
-def test_isotropic_gaussian_loss_is_finite_at_every_scale(scale):
+@pytest.mark.parametrize("scale,dtype", [(s, torch.float32) for s in (0.0, 1e-38, 1e-20, 1.0, 1e19, 1e30, 3e37)]
+                         + [(s, torch.float64) for s in (1e-300, 1e160, 1e300)])
+def test_isotropic_gaussian_loss_is_finite_at_every_scale(scale, dtype):
     """Zero rows and |z| up to the float32 maximum: no NaN in the loss or its gradient, and the value
     agrees with a float64 evaluation of the closed form where that one does not overflow."""
     g = torch.Generator().manual_seed(7)
-    z0 = torch.randn(6, 3, generator=g)
+    z0 = torch.randn(6, 3, generator=g, dtype=dtype)
     z0[0] = 0
     z = (z0 * scale).requires_grad_()
     loss = H.isotropic_gaussian_loss(z)
