@@ -34,8 +34,11 @@ def _unit(n, gen, dtype=torch.float64):
     return (u / u.norm()).to(dtype)
 
 
+TANGENT_KINDS = ("generic", "near", "ray", "axis", "diagonal", "pow2", "radial")
+
+
 @st.composite
-def tangent_pairs(draw, max_radius=50.0, dtype=torch.float32, min_sep=1e-3):
+def tangent_pairs(draw, max_radius=50.0, dtype=torch.float32, min_sep=1e-3, kinds=TANGENT_KINDS):
     """(v, w) tangent vectors in `dtype`: generic pairs; nearby pairs (separation min_sep..1 relative to
     1 + r, directions differing well above rounding); common rays w = lambda v for any lambda (rounded to
     the dtype, so directions equal up to rounding), along an axis or the diagonal (exactly equal
@@ -43,7 +46,7 @@ def tangent_pairs(draw, max_radius=50.0, dtype=torch.float32, min_sep=1e-3):
     perpendicular offset)."""
     n = draw(st.integers(2, 16))
     seed = draw(st.integers(0, 2 ** 31 - 1))
-    kind = draw(st.sampled_from(["generic", "near", "ray", "axis", "diagonal", "pow2", "radial"]))
+    kind = draw(st.sampled_from(kinds))
     r = draw(st.floats(0.0, max_radius))
     g = torch.Generator().manual_seed(seed)
     u = _unit(n, g)
@@ -57,10 +60,10 @@ def tangent_pairs(draw, max_radius=50.0, dtype=torch.float32, min_sep=1e-3):
     if kind == "generic":
         w = (draw(st.floats(0.0, max_radius)) * _unit(n, g)).to(dtype)
     elif kind == "near":
-        eps = draw(st.floats(min_sep, 1.0))
+        eps = 10 ** draw(st.floats(math.log10(min_sep), 0.0))  # log-uniform: small separations are drawn
         w = (v.double() + eps * (1 + r) * _unit(n, g)).to(dtype)
     elif kind == "radial":
-        w = (lam * v.double() + draw(st.floats(1e-9, 1e-4)) * _unit(n, g)).to(dtype)
+        w = (lam * v.double() + 10 ** draw(st.floats(-9.0, -4.0)) * _unit(n, g)).to(dtype)
     else:
         w = (lam * v.double()).to(dtype) if kind != "pow2" else v * lam
     return v, w
@@ -82,10 +85,20 @@ def test_tangent_distance_on_a_common_ray_at_radius_50():
         assert float(H.tangent_distance(v, w)) == pytest.approx(mp_tangent_distance(v, w), rel=1e-6)
 
 
-@given(tangent_pairs(max_radius=30.0, dtype=torch.float64, min_sep=1e-12))
+@given(tangent_pairs(max_radius=30.0, dtype=torch.float64, min_sep=1e-12, kinds=("near", "radial", "ray", "generic")))
 def test_tangent_distance_float64_matches_mpmath(pair):
     """float64 inputs (products are not exact there): nearby pairs down to 1e-12 relative separation
     catch |v| - |w| and v/|v| - w/|w| in place of the cancellation-free terms."""
+    v, w = pair
+    ref = mp_tangent_distance(v, w)
+    assert abs(float(H.tangent_distance(v, w)) - ref) <= 1e-9 * ref + 1e-300, ref
+
+
+@settings(max_examples=120)
+@given(tangent_pairs(max_radius=30.0, dtype=torch.float64, min_sep=1e-10, kinds=("near", "radial")))
+def test_tangent_distance_float64_nearby_and_nearly_radial_pairs(pair):
+    """Where the cancellation-free terms decide (float64 cannot lean on exact products): separations
+    1e-10..1 relative, and w = lambda v plus an offset of 1e-9..1e-4, to 1e-9 relative."""
     v, w = pair
     ref = mp_tangent_distance(v, w)
     assert abs(float(H.tangent_distance(v, w)) - ref) <= 1e-9 * ref + 1e-300, ref
@@ -404,3 +417,87 @@ def test_blocked_path_leaves_the_thread_setting_alone(monkeypatch):
     H.tangent_distance(v, v.flip(0))
     x = H.lorentz_expmap0(v)
     H.lorentz_distance(x, x.flip(0))
+
+
+@given(st.integers(1, 10), st.floats(-30.0, math.log10(88.0)), st.integers(0, 2 ** 31 - 1))
+def test_lorentz_logmap0_float32_matches_mpmath_from_the_origin_to_the_float32_limit(n, log_r, seed):
+    """Near the origin arcosh(x_0) loses everything (x_0 = 1 + r^2/2 rounds to 1): the asinh of the spatial
+    norm keeps the relative accuracy of |x_s| at every radius 1e-30..88."""
+    g = torch.Generator().manual_seed(seed)
+    x = H.lorentz_expmap0(10 ** log_r * _unit(n, g)).float().unsqueeze(0)
+    ref = torch.tensor(mp_lorentz_logmap0(x[0]), dtype=torch.float64)
+    out = H.lorentz_logmap0(x)[0].double()
+    assert float((out - ref).norm() / ref.norm()) <= 1e-6
+
+
+def _entropy_rank(s):
+    p = [mpmath.mpf(float(a)) / sum(mpmath.mpf(float(b)) for b in s) for a in s]
+    return float(mpmath.exp(-sum(q * mpmath.log(q) for q in p if q > 0)))
+
+
+def test_effective_rank_of_a_known_spectrum():
+    """diag(3, 1): p = (3/4, 1/4), erank = exp(H(0.75, 0.25)) = 1.7548 (Roy & Vetterli 2007, from the
+    singular values, not their squares)."""
+    er = float(H.effective_rank(torch.diag(torch.tensor([3.0, 1.0], dtype=torch.float64)), center=False))
+    assert er == pytest.approx(math.exp(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25))), rel=1e-12)
+    assert er == pytest.approx(1.7548, abs=1e-4)
+
+
+@given(st.lists(st.floats(0.0, 10.0), min_size=1, max_size=6).filter(lambda s: sum(s) > 0), st.integers(0, 1000))
+def test_effective_rank_equals_the_entropy_of_the_singular_values(s, seed):
+    """U diag(s) V^T with random orthogonal U, V has erank exp(H(s / sum s)), computed in mpmath."""
+    g = torch.Generator().manual_seed(seed)
+    d = len(s)
+    u, _ = torch.linalg.qr(torch.randn(d + 3, d, generator=g, dtype=torch.float64))
+    v, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+    z = u @ torch.diag(torch.tensor(s, dtype=torch.float64)) @ v.T
+    assert float(H.effective_rank(z, center=False)) == pytest.approx(_entropy_rank(s), rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("scale,dtype", [(s, torch.float32) for s in (0.0, 1e-38, 1e-20, 1.0, 1e19, 1e30, 3e37)]
+                         + [(s, torch.float64) for s in (1e-300, 1e160, 1e300)])
+def test_isotropic_gaussian_loss_is_finite_at_every_scale(scale, dtype):
+    """Zero rows and |z| up to the float32 maximum: no NaN in the loss or its gradient, and the value
+    agrees with a float64 evaluation of the closed form where that one does not overflow."""
+    g = torch.Generator().manual_seed(7)
+    z0 = torch.randn(6, 3, generator=g, dtype=dtype)
+    z0[0] = 0
+    z = (z0 * scale).requires_grad_()
+    loss = H.isotropic_gaussian_loss(z)
+    assert torch.isfinite(loss)
+    if dtype == torch.float32:  # gradients to the float32 maximum (float64 beyond 1e154: the value only)
+        loss.backward()
+        assert torch.isfinite(z.grad).all()
+    zd = z.detach().double()
+    n, N = 3, 6
+    d2 = ((zd.unsqueeze(0) - zd.unsqueeze(1)) ** 2).sum(-1)
+    ref = (torch.exp(-d2 / (2 * n)).mean() - 2 * ((n / (n + 1)) ** (n / 2) * torch.exp(-(zd * zd).sum(-1) / (2 * (n + 1)))).mean()
+           + (n / (n + 2)) ** (n / 2))
+    assert float(loss) == pytest.approx(float(ref), rel=1e-5, abs=1e-7)
+
+
+@settings(max_examples=8)
+@given(pseudo_gaussians(shape=(2,)))
+def test_pseudo_gaussian_kl_matches_an_independent_scipy_monte_carlo(q):
+    """The closed form against sampling written from the definition (Cho et al., GM-VAE, NeurIPS 2023,
+    curvature c = -1): mu ~ N(alpha, beta^2 gamma^2), sigma^2 ~ Gamma(shape 1/(4|c| gamma^2) + 1,
+    rate 1/(4|c| beta^2 gamma^2)), prior alpha = 0, beta = gamma = 1; scipy.stats draws and scores, so
+    the suite's own parameterisation (PseudoGaussian.normal/gamma) is not involved."""
+    import numpy as np
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    n = 200_000
+
+    def dists(alpha, lb2, lg2):
+        b2, g2 = math.exp(lb2), math.exp(lg2)
+        return stats.norm(alpha, math.sqrt(b2 * g2)), stats.gamma(1 / (4 * g2) + 1, scale=4 * b2 * g2)
+
+    for i in range(q.alpha.shape[-1]):
+        qn, qg = dists(float(q.alpha[i]), float(q.log_beta2[i]), float(q.log_gamma2[i]))
+        pn, pg = dists(0.0, 0.0, 0.0)
+        mu, var = qn.rvs(n, random_state=rng), qg.rvs(n, random_state=rng)
+        terms = qn.logpdf(mu) + qg.logpdf(var) - pn.logpdf(mu) - pg.logpdf(var)
+        one = PseudoGaussian(q.alpha[i:i + 1], q.log_beta2[i:i + 1], q.log_gamma2[i:i + 1])
+        closed = float(H.pseudo_gaussian_kl(one))
+        assert abs(closed - terms.mean()) <= 5 * terms.std() / math.sqrt(n) + 1e-9, (closed, terms.mean())

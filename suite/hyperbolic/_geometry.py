@@ -129,20 +129,36 @@ def _direction_gap_sq(a, b, d, na, nb, dn):
 _MINOR_ELEMENTS = 1 << 22  # [rows, n, n] temporaries of the minors are built this many elements at a time
 
 
+def _split(x):
+    """Veltkamp's split x = hi + lo with 26-bit halves (float64), so that products of halves are exact."""
+    c = x * 134217729.0  # 2^27 + 1
+    hi = c - (c - x)
+    return hi, x - hi
+
+
+def _two_product(x, y):
+    """x y = p + e exactly (Dekker 1971, TwoProduct), p = fl(x y), broadcasting x against y."""
+    p = x * y
+    xh, xl = _split(x)
+    yh, yl = _split(y)
+    return p, ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+
+
 def _small_angle_sq(a, b, na, nb):
     """sin^2(theta / 2) for nearly parallel rows a, b of shape [m, n], relative-accurate:
     sin^2(theta) = sum_{i<j} (a_i b_j - a_j b_i)^2 / (na nb)^2 (Lagrange's identity) and
     sin^2(theta / 2) = sin^2(theta) / (2 (1 + cos theta)), cos theta = a.b / (na nb).
-    For float32 inputs each product a_i b_j is exact in float64 and a nearly cancelling minor is then
-    exact too (Sterbenz), so exactly collinear inputs (w = lambda v, any lambda > 0) give exactly 0 and
-    a tiny angle keeps its relative accuracy; |a/na - b/nb| cannot resolve either (rounding of na, nb)."""
+    Each product a_i b_j is formed exactly as p + e (`_two_product`; e = 0 for float32 inputs, whose
+    products are exact in float64), and p_ij - p_ji is exact where it nearly cancels (Sterbenz), so
+    exactly collinear inputs (w = lambda v, any lambda > 0) give exactly 0 and a tiny angle keeps its
+    relative accuracy; |a/na - b/nb| cannot resolve either (rounding of na, nb)."""
     n = a.shape[-1]
     rows = max(1, _MINOR_ELEMENTS // max(n * n, 1))
     sin2 = []
     for i in range(0, a.shape[0], rows):
-        ai, bi = a[i:i + rows], b[i:i + rows]
-        m = ai.unsqueeze(-1) * bi.unsqueeze(-2)
-        sin2.append(((m - m.transpose(-1, -2)) ** 2).sum((-1, -2)) * 0.5)
+        p, e = _two_product(a[i:i + rows].unsqueeze(-1), b[i:i + rows].unsqueeze(-2))
+        m = (p - p.transpose(-1, -2)) + (e - e.transpose(-1, -2))
+        sin2.append((m * m).sum((-1, -2)) * 0.5)
     nab = na * nb
     sin2 = torch.cat(sin2) / (nab * nab)
     return sin2 / (2 * (1 + _dot(a, b) / nab))
@@ -210,10 +226,12 @@ def _polar_distance(r1, r2, delta_r, s2):
     return out
 
 
-# Pairs whose Gram-form sin^2(theta/2) is below this (directions within ~6e-5 rad, or nearby points) are
-# recomputed from the vectors without cancellation; above it the Gram form's absolute error ~1e-16 is
-# at most 1e-7 relative.
-_REFINE_S2 = 2.0 ** -30
+def _refine_below(dtype: torch.dtype) -> float:
+    """Pairs whose Gram-form sin^2(theta/2) is below this (nearby points, common rays) are recomputed from
+    the vectors without cancellation. The Gram form's absolute error ~1e-16 is then at most ~1e-7 relative
+    for inputs narrower than float64 (threshold 2^-30, directions within 6e-5 rad) and ~1e-10 for float64
+    inputs (2^-20), below the rounding of the result in each."""
+    return 2.0 ** -20 if dtype == torch.float64 else 2.0 ** -30
 
 
 def _gram_terms(n1, n2, ab):
@@ -239,13 +257,13 @@ def _exact_terms(a, b):
     return dn2, _direction_gap_sq(a, b, d, na, nb, dn2 / (na + nb))
 
 
-def _pair_terms(n1, n2, ab, rows):
+def _pair_terms(n1, n2, ab, rows, refine: float):
     """(|a|, |b|, |a|^2 - |b|^2, sin^2(theta/2)) for every pair from its Gram entries (one pass over the
     coordinates, as a textbook distance), with the pairs that the Gram form cannot resolve (s2 below
-    _REFINE_S2: nearby points, common rays) recomputed by `_exact_terms` from `rows(flat_index)`, which
+    `refine`, see `_refine_below`: nearby points, common rays) recomputed by `_exact_terms` from `rows(flat_index)`, which
     returns their float64 rows (a, b). The choice is made per pair."""
     na, nb, dn2, s2 = _gram_terms(n1, n2, ab)
-    need = s2 < _REFINE_S2
+    need = s2 < refine
     if bool(need.any()):
         shape = s2.shape
         idx = need.reshape(-1).nonzero().squeeze(-1)
@@ -270,14 +288,15 @@ def _lorentz_from_terms(p, q, dn2, s2):
 
 
 def _pointwise(a, b, from_terms, k: float):
-    """Distance of the float64 row pairs a, b [..., n] (broadcast) at curvature -1/k."""
-    a, b = torch.broadcast_tensors(a, b)
+    """Distance of the row pairs a, b [..., n] (broadcast; evaluated in float64) at curvature -1/k."""
+    refine = _refine_below(torch.result_type(a, b))
+    a, b = torch.broadcast_tensors(_wide(a), _wide(b))
     n = a.shape[-1]
 
     def rows(idx):
         return a.reshape(-1, n)[idx] / math.sqrt(k), b.reshape(-1, n)[idx] / math.sqrt(k)
 
-    terms = _pair_terms(_dot(a, a) / k, _dot(b, b) / k, _dot(a, b) / k, rows)
+    terms = _pair_terms(_dot(a, a) / k, _dot(b, b) / k, _dot(a, b) / k, rows, refine)
     return math.sqrt(k) * from_terms(*terms)
 
 
@@ -324,7 +343,7 @@ def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check:
     def block(a, b):
         if check:  # flags are reduced once at the end: one host sync, not one per block
             bad.append((_off_manifold(a, k).any(), _off_manifold(b, k).any()))
-        return _pointwise(_wide(a[..., 1:]), _wide(b[..., 1:]), _lorentz_from_terms, k)
+        return _pointwise(a[..., 1:], b[..., 1:], _lorentz_from_terms, k)
 
     out = _rowwise(block, x, y)
     if check:
@@ -381,7 +400,7 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
     _check_tangent(v, w, "v", "w")
 
     def block(a, b):
-        return _pointwise(_wide(a), _wide(b), _tangent_from_terms, k)
+        return _pointwise(a, b, _tangent_from_terms, k)
 
     out = _rowwise(block, v, w).to(torch.result_type(v, w))
     _finite_output(out, v, w, "v", "w")
@@ -415,16 +434,26 @@ def lorentz_expmap0(v: torch.Tensor, k: float = 1.0) -> torch.Tensor:
 
 def lorentz_logmap0(x: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
     """log_0: point of the hyperboloid -> tangent vector at the origin, r = sqrt(k) asinh(|x_s| / sqrt k)
-    (asinh of the spatial norm, not arcosh(x_0 / sqrt k), which cancels near the origin)."""
+    (asinh of the spatial norm, not arcosh(x_0 / sqrt k): x_0 = sqrt(k) (1 + r^2 / 2k + ...) rounds to
+    sqrt(k) near the origin, so arcosh returns 0 for every r below ~3e-4 in float32). The norm is taken
+    in float64, where squares of float32 coordinates cannot overflow (|x_s| reaches 8e37 at radius 88).
+
+    Args:
+        x: [..., n+1] points of the hyperboloid (checked when `check` and validation is on).
+    Returns:
+        [..., n] tangent vectors at the origin, x's dtype.
+    """
     k = _k(k)
-    if check:
+    if check and validation_enabled():
         _check_lorentz(x, "x", k)
+    else:
+        check_real(check_tensor(x, "x"), "x")
     sk = math.sqrt(k)
-    xs = x[..., 1:]
-    n = torch.linalg.vector_norm(xs, dim=-1, keepdim=True)
+    xs = _wide(x[..., 1:])
+    n = _safe_sqrt(_dot(xs, xs)).unsqueeze(-1)
     safe = torch.where(n > 0, n, torch.ones_like(n))
     factor = torch.where(n > 0, sk * torch.asinh(safe / sk) / safe, torch.ones_like(n))
-    return xs * factor
+    return (xs * factor).to(x.dtype)
 
 
 def lorentz_project(x: torch.Tensor, k: float = 1.0) -> torch.Tensor:
