@@ -419,3 +419,49 @@ def test_subnormal_bin_after_exact_cancellation_is_phase_zero(dtype):
         assert torch.isfinite(p).all() and (spectrum_mod(p) - 1).abs().max().item() < 1e-5
         assert torch.fft.rfft(p.double())[0].real.item() > 0.999
         assert torch.isfinite(hg.phasor_bind(x, x)).all()
+
+
+# ------------------------------------------------------------------------------------------- Haar slots
+def _trace_moments(q):
+    t = torch.diagonal(q, dim1=-2, dim2=-1).sum(-1)
+    t2 = torch.diagonal(q @ q, dim1=-2, dim2=-1).sum(-1)
+    return t.mean().abs().item(), t.abs().pow(2).mean().item(), t2.abs().pow(2).mean().item()
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+def test_ghrr_slots_are_haar_distributed(m):
+    # Haar measure on U(m) (Diaconis & Shahshahani 1994): E tr Q = 0, E |tr Q|^2 = 1, E |tr Q^2|^2 = min(2, m).
+    # 20000 draws: the standard error of each mean is below 0.01, so 0.06 is > 6 sigma; QR without the phase
+    # fix of diag(R) gives |E tr Q| ~ 0.6-1.1 and E |tr Q|^2 ~ 1.3-1.9 for m >= 2.
+    n = 20000
+    g = torch.Generator().manual_seed(40 + m)
+    for q in (hg._haar_unitary(n, m, g),
+              hg.ghrr_random(n, D=1, m=m, generator=g, dtype=torch.complex128).reshape(n, m, m)):
+        mean_tr, tr2, trq2 = _trace_moments(q)
+        assert mean_tr < 0.06 and abs(tr2 - 1) < 0.06 and abs(trq2 - min(2, m)) / min(2, m) < 0.06
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+@pytest.mark.parametrize("d", [7, 16])
+def test_unitary_circulant_stays_orthogonal_after_optimiser_steps(opt, d):
+    # Claim X1: unitary=True keeps the layer orthogonal during training, not only at initialisation.
+    torch.manual_seed(d)
+    layer = hg.CirculantLinear(d, unitary=True, dtype=torch.float64)
+    plain = hg.CirculantLinear(d, unitary=False, dtype=torch.float64)
+    x, target = gauss((32, d), 1), gauss((32, d), 2) * 5  # a target no orthogonal map reaches: weights move
+    for net in (layer, plain):
+        o = (torch.optim.SGD(net.parameters(), lr=2.0) if opt == "sgd" else
+             torch.optim.Adam(net.parameters(), lr=0.05))
+        w0 = net.weight.detach().clone()
+        for _ in range(20):
+            o.zero_grad()
+            (net(x) - target).pow(2).mean().backward()
+            o.step()
+        assert (net.weight.detach() - w0).abs().max().item() > 1e-2  # training did move the raw weight
+    assert (spectrum_mod(layer.kernel().detach()) - 1).abs().max().item() < 1e-12
+    with torch.no_grad():
+        ratio = (layer(x) - layer.bias).norm(dim=-1) / x.norm(dim=-1)
+        assert (ratio - 1).abs().max().item() < 1e-12
+        assert torch.allclose(layer(x), x @ hg.circulant_matrix(layer.kernel()).T + layer.bias)
+        # the unconstrained layer has left the orthogonal group: the test's premise
+        assert (spectrum_mod(plain.kernel()) - 1).abs().max().item() > 1e-2
