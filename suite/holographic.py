@@ -42,6 +42,35 @@ def _work_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in _HALF else dtype
 
 
+def _check_int(v, name: str, minimum: int) -> int:
+    """A Python integer (bool is not a number) of at least `minimum`."""
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+    return v
+
+
+def _check_batch(batch: tuple, name: str = "batch") -> None:
+    for b in batch:
+        _check_int(b, f"{name} sizes", 0)
+
+
+def _check_real_dtype(dtype, name: str = "dtype") -> None:
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"{name} must be a real floating dtype (float16/bfloat16/float32/float64), got {dtype}")
+
+
+def _empty(shape: torch.Size, like: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
+    """An empty batch gives an empty result (MKL's FFT rejects zero-length batches)."""
+    return torch.zeros(shape, dtype=dtype, device=like.device) if math.prod(shape) == 0 else None
+
+
+def _broadcasts(a: torch.Size, b: torch.Size) -> bool:
+    try:
+        torch.broadcast_shapes(a, b)
+    except RuntimeError:
+        return False
+    return True
+
 def _check_vectors(x: torch.Tensor, name: str) -> None:
     check_real(x, name)
     if x.shape[-1] < 1:
@@ -57,10 +86,8 @@ def _real_pair(x: torch.Tensor, y: torch.Tensor, nx: str, ny: str) -> tuple[torc
     _check_vectors(x, nx)
     _check_vectors(y, ny)
     check_same_last_dim(x, y, nx, ny)
-    try:
-        torch.broadcast_shapes(x.shape[:-1], y.shape[:-1])
-    except RuntimeError:
-        raise ValueError(f"the batch shapes of {nx} {tuple(x.shape)} and {ny} {tuple(y.shape)} do not broadcast") from None
+    if not _broadcasts(x.shape[:-1], y.shape[:-1]):
+        raise ValueError(f"the batch shapes of {nx} {tuple(x.shape)} and {ny} {tuple(y.shape)} do not broadcast")
     out = torch.promote_types(x.dtype, y.dtype)
     work = _work_dtype(out)
     return x.to(work), y.to(work), out
@@ -165,12 +192,19 @@ def bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     Computed by the convolution theorem with real FFTs: `irfft(rfft(x) * rfft(y), n=d)`. Exact for every
     `d` (odd too), commutative and associative; identity element `e_0 = (1, 0, ..., 0)`.
     """
-    x, y, dtype = _real_pair(x, y, "x", "y")
+    return _bind(x, y, "x", "y")
+
+
+def _bind(x: torch.Tensor, y: torch.Tensor, nx: str, ny: str) -> torch.Tensor:
+    x, y, dtype = _real_pair(x, y, nx, ny)
     d = x.shape[-1]
+    empty = _empty(torch.broadcast_shapes(x.shape, y.shape), x, dtype)
+    if empty is not None:
+        return empty
     inplace = _inplace_ok(x, y)
     X, Y = torch.fft.rfft(x), torch.fft.rfft(y)
-    _check_dc_finite(X, x, "x")
-    _check_dc_finite(Y, y, "y")
+    _check_dc_finite(X, x, nx)
+    _check_dc_finite(Y, y, ny)
     return _out(torch.fft.irfft(_mul(X, Y, inplace), n=d), dtype)
 
 
@@ -193,6 +227,9 @@ def unbind(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """
     z, y, dtype = _real_pair(z, y, "z", "y")
     d = z.shape[-1]
+    empty = _empty(torch.broadcast_shapes(z.shape, y.shape), z, dtype)
+    if empty is not None:
+        return empty
     inplace = _inplace_ok(z, y)
     Z, Y = torch.fft.rfft(z), torch.fft.rfft(y)
     _check_dc_finite(Z, z, "z")
@@ -205,7 +242,7 @@ def _unit_spectrum(x: torch.Tensor, name: str, inplace: bool) -> torch.Tensor:
     range the row is first rescaled by a power of two (`_pow2_rescale`), so the transform neither overflows
     (float32 input near 3e38) nor leaves bins subnormal (input below ~1e-38, or float64 subnormals)."""
     if x.numel() == 0:
-        return torch.fft.rfft(x)
+        return torch.zeros(*x.shape[:-1], x.shape[-1] // 2 + 1, dtype=x.dtype.to_complex(), device=x.device)
     m = _row_absmax(x)
     lo, hi = _scale_stats([m], [])
     _check_stats_finite([lo, hi], [name])
@@ -225,6 +262,8 @@ def project(x: torch.Tensor) -> torch.Tensor:
     """
     x, dtype = _real_one(x, "x")
     d = x.shape[-1]
+    if x.numel() == 0:
+        return _out(x.clone(), dtype)
     return _out(torch.fft.irfft(_unit_spectrum(x, "x", _inplace_ok(x)), n=d), dtype)
 
 
@@ -269,13 +308,14 @@ def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     else:
         x, y, dtype = _real_pair(x, y, "x", "y")
         d = x.shape[-1]
+    empty = _empty(torch.broadcast_shapes(x.shape[:-1], y.shape[:-1]) + (d,), x, dtype)
+    if empty is not None:
+        return empty
     inplace = _inplace_ok(x, y)
     X = torch.fft.rfft(x)
     Y = y.to(X.dtype) if keyed else torch.fft.rfft(y)
     Z = _mul(X, Y, inplace, b_writable=not keyed)
     Z = Z.sgn_() if inplace else torch.sgn(Z)
-    if Z.numel() == 0:
-        return _out(torch.fft.irfft(Z, n=d), dtype)
     ms = [_row_absmax(x)] + ([] if keyed else [_row_absmax(y)])
     extra = [_unit_energy_min(Z.detach())] + ([_key_defect(y)] if keyed and validation_enabled() else [])
     stats = _scale_stats(ms, extra)  # the one device sync
@@ -300,9 +340,10 @@ def random_phasor(*batch: int, d: int, generator: torch.Generator | None = None,
     """Random real vectors with a unit spectrum: `project(N(0, 1/d))`. The phases are drawn through a real
     vector, so the spectrum is Hermitian by construction (drawing phases bin by bin in a full complex
     spectrum and keeping `.real` of the inverse FFT loses half the energy)."""
-    if d < 1:
-        raise ValueError(f"d must be a positive integer, got {d}")
+    _check_int(d, "d", 1)
+    _check_batch(batch)
     dtype = dtype or torch.get_default_dtype()
+    _check_real_dtype(dtype)
     x = torch.randn(*batch, d, generator=generator, dtype=_work_dtype(dtype))
     return project(x.to(device) if device is not None else x).to(dtype)
 
@@ -317,18 +358,30 @@ def circulant_index(n: int, device: torch.device | str | None = None) -> torch.T
 def circulant_matrix(w: torch.Tensor) -> torch.Tensor:
     """The N x N circulant matrix `C[i, j] = w[(i - j) mod N]`, so that `C @ x == bind(w, x)`.
     For inspection and tests; `CirculantLinear` never builds it."""
-    check_real(w, "w")
+    _check_vectors(w, "w")
+    _check_finite_values(w, "w")
     return w[..., circulant_index(w.shape[-1], w.device)]
 
 
 def circulant_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
     """Functional circulant layer `y = w (*) x + b = x @ C(w)^T + b`, by FFT (`bind(x, w)`): the spectrum of
     the kernel `w` ([N] or broadcastable) is computed once and broadcast over the batch of `x`."""
-    y = bind(x, w)
+    y = _bind(x, w, "x", "w")
     if b is not None:
-        check_real(b, "b")
+        _check_bias(b, y)
         y = y + b.to(y.dtype)
     return y
+
+
+def _check_bias(b: torch.Tensor, y: torch.Tensor) -> None:
+    """A per-feature bias: real, last dimension N, broadcastable to the output, finite (while validating)."""
+    check_real(b, "b")
+    if b.shape[-1] != y.shape[-1]:
+        raise ValueError(f"b must have last dimension features = {y.shape[-1]}, got shape {tuple(b.shape)}")
+    if not _broadcasts(b.shape, y.shape) or torch.broadcast_shapes(b.shape, y.shape) != y.shape:
+        raise ValueError(f"b of shape {tuple(b.shape)} must broadcast to the output shape {tuple(y.shape)}")
+    _check_finite_values(b, "b")
+
 
 
 class CirculantLinear(nn.Module):
@@ -346,8 +399,11 @@ class CirculantLinear(nn.Module):
     def __init__(self, features: int, bias: bool = True, *, unitary: bool = False,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        if not isinstance(features, int) or features < 1:
-            raise ValueError(f"features must be a positive integer, got {features!r}")
+        _check_int(features, "features", 1)
+        if not isinstance(unitary, bool):
+            raise TypeError(f"unitary must be a bool, got {unitary!r}")
+        if dtype is not None:
+            _check_real_dtype(dtype)
         self.features = features
         self.unitary = unitary
         self.weight = nn.Parameter(torch.empty(features, device=device, dtype=dtype))
@@ -411,11 +467,12 @@ def ghrr_random(*batch: int, D: int, m: int, diagonality: float = 0.0, generator
     phasors), binding commutes. In between, `Q^s` is the fractional matrix power (eigen-angles scaled by s),
     so commutativity rises monotonically with diagonality. m = 1 is FHRR.
     """
-    if not (isinstance(D, int) and D >= 1 and isinstance(m, int) and m >= 1):
-        raise ValueError(f"D and m must be positive integers, got D={D!r}, m={m!r}")
-    if not (0.0 <= float(diagonality) <= 1.0):
+    _check_int(D, "D", 1)
+    _check_int(m, "m", 1)
+    _check_batch(batch)
+    if isinstance(diagonality, bool) or not isinstance(diagonality, (int, float)) or not 0.0 <= diagonality <= 1.0:
         raise ValueError(f"diagonality must lie in [0, 1], got {diagonality!r}")
-    if not dtype.is_complex:
+    if not (isinstance(dtype, torch.dtype) and dtype.is_complex):
         raise TypeError(f"dtype must be complex (complex64/complex128), got {dtype}")
     n = math.prod(batch) * D
     phases = torch.rand(n, m, generator=generator, dtype=torch.float64) * (2 * math.pi)
@@ -434,6 +491,7 @@ def _check_ghrr(a: torch.Tensor, name: str) -> None:
     check_complex(a, name, min_dim=3)
     if a.shape[-1] != a.shape[-2]:
         raise ValueError(f"{name} must have shape [..., D, m, m] with square slots, got {tuple(a.shape)}")
+    _check_finite_values(a, name)
 
 
 def _check_ghrr_pair(a: torch.Tensor, b: torch.Tensor, na: str, nb: str) -> None:
@@ -442,6 +500,8 @@ def _check_ghrr_pair(a: torch.Tensor, b: torch.Tensor, na: str, nb: str) -> None
     if a.shape[-3:] != b.shape[-3:]:
         raise ValueError(f"{na} and {nb} must have the same [D, m, m] trailing shape, got "
                          f"{tuple(a.shape[-3:])} and {tuple(b.shape[-3:])}")
+    if not _broadcasts(a.shape[:-3], b.shape[:-3]):
+        raise ValueError(f"the batch shapes of {na} {tuple(a.shape)} and {nb} {tuple(b.shape)} do not broadcast")
 
 
 def ghrr_bind(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
