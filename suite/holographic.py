@@ -23,6 +23,7 @@ import math
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from suite.checks import (check_complex, check_finite, check_real, check_same_last_dim, check_tensor,
                           validation_enabled)
@@ -363,14 +364,72 @@ def circulant_matrix(w: torch.Tensor) -> torch.Tensor:
     return w[..., circulant_index(w.shape[-1], w.device)]
 
 
+class _Circulant(torch.autograd.Function):
+    """`y = irfft(X W + B, n=d) = w (*) x + b` for a kernel `w` [N] and bias `b` [N], with their spectra `W` and
+    `B = rfft(b)` passed in so that a layer can cache them. Folding the bias into the spectrum is exact (irfft
+    is linear and `irfft(rfft(b), n) = b`) and costs no pass of its own: `addcmul(B, X, W)` is the product.
+    Backward is two FFT products (adjoint of circular convolution, Cheng et al. 2015 sec. 3):
+    `dL/dx = irfft(G conj(W))` (correlation with w), `dL/dw = irfft(sum_batch G conj(X))`, `dL/db = sum_batch g`.
+    First derivatives only (`once_differentiable`: a double backward raises)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, W, B):
+        d = x.shape[-1]
+        X = torch.fft.rfft(x)
+        _check_dc_finite(X, x, "x")
+        keep_x = ctx.needs_input_grad[1]
+        if B is not None:
+            Z = torch.addcmul(B, X, W)
+        else:
+            Z = X * W if keep_x else X.mul_(W)
+        ctx.save_for_backward(X if keep_x else None, W)
+        return torch.fft.irfft(Z, n=d)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        X, W = ctx.saved_tensors
+        d = g.shape[-1]
+        batch = tuple(range(g.dim() - 1))
+        G = torch.fft.rfft(g)
+        gw = torch.fft.irfft((G * X.conj()).sum(batch), n=d) if ctx.needs_input_grad[1] else None
+        gx = torch.fft.irfft(G.mul_(W.conj()), n=d) if ctx.needs_input_grad[0] else None
+        gb = g.sum(batch) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb, None, None
+
+
+def _kernel_spectra(w: torch.Tensor, b: torch.Tensor | None, unitary: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(rfft(w) or its unit projection, rfft(b)), without autograd (`_Circulant` differentiates itself); the
+    finiteness of w and b is read off the DC bins while validating."""
+    with torch.no_grad():
+        W = phasor_key(w) if unitary else torch.fft.rfft(w)
+        _check_dc_finite(torch.fft.rfft(w) if unitary else W, w, "w")
+        B = None if b is None else torch.fft.rfft(b)
+        if B is not None:
+            _check_dc_finite(B, b, "b")
+    return W, B
+
+
 def circulant_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
-    """Functional circulant layer `y = w (*) x + b = x @ C(w)^T + b`, by FFT (`bind(x, w)`): the spectrum of
-    the kernel `w` ([N] or broadcastable) is computed once and broadcast over the batch of `x`."""
-    y = _bind(x, w, "x", "w")
+    """Functional circulant layer `y = w (*) x + b = x @ C(w)^T + b`, by FFT: the spectrum of the kernel `w`
+    is computed once and broadcast over the batch of `x`. A kernel [N] with a bias [N] (or none) runs as one
+    product `irfft(X W + B, n=N)` with a two-FFT-product backward (`_Circulant`); batched kernels or biases
+    broadcast through `bind`."""
+    if not (isinstance(w, torch.Tensor) and w.dim() == 1 and (b is None or isinstance(b, torch.Tensor) and b.dim() == 1)):
+        y = _bind(x, w, "x", "w")
+        if b is not None:
+            _check_bias(b, y)
+            y = y + b.to(y.dtype)
+        return y
+    x, w, dtype = _real_pair(x, w, "x", "w")
     if b is not None:
-        _check_bias(b, y)
-        y = y + b.to(y.dtype)
-    return y
+        _check_bias(b, x)
+        b = b.to(x.dtype)
+    empty = _empty(x.shape, x, dtype)
+    if empty is not None:
+        return empty
+    W, B = _kernel_spectra(w, b, False)
+    return _out(_Circulant.apply(x, w, b, W, B), dtype)
 
 
 def _check_bias(b: torch.Tensor, y: torch.Tensor) -> None:
@@ -408,6 +467,7 @@ class CirculantLinear(nn.Module):
         self.unitary = unitary
         self.weight = nn.Parameter(torch.empty(features, device=device, dtype=dtype))
         self.bias = nn.Parameter(torch.empty(features, device=device, dtype=dtype)) if bias else None
+        self._spectra_cache: tuple | None = None
         self.reset_parameters()
 
     @torch.no_grad()
@@ -421,11 +481,31 @@ class CirculantLinear(nn.Module):
     def kernel(self) -> torch.Tensor:
         return project(self.weight) if self.unitary else self.weight
 
+    def _spectra(self, work: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The kernel's and bias's spectra, recomputed only when a parameter changed: the cache is keyed on each
+        parameter's version counter (bumped by every in-place write: optimiser steps, `copy_` under no_grad,
+        `load_state_dict`) and storage (`.to()`, `.double()`). Writes through `.data` bypass the version
+        counter, as they bypass autograd's own checks; write under `torch.no_grad()` instead."""
+        params = (self.weight,) if self.bias is None else (self.weight, self.bias)
+        key = (work, self.unitary) + tuple((p._version, p.data_ptr(), p.dtype, p.device) for p in params)
+        if self._spectra_cache is None or self._spectra_cache[0] != key:
+            b = None if self.bias is None else self.bias.detach().to(work)
+            self._spectra_cache = (key, *_kernel_spectra(self.weight.detach().to(work), b, self.unitary))
+        return self._spectra_cache[1], self._spectra_cache[2]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_real(x, "x")
+        _check_vectors(x, "x")
         if x.shape[-1] != self.features:
             raise ValueError(f"x must have last dimension features = {self.features}, got {x.shape[-1]}")
-        return circulant_linear(x, self.kernel(), self.bias)
+        dtype = torch.promote_types(x.dtype, self.weight.dtype)
+        work = _work_dtype(dtype)
+        if x.numel() == 0:
+            return torch.zeros(x.shape, dtype=dtype, device=x.device)
+        W, B = self._spectra(work)
+        # the kernel itself is needed only for its gradient: projected (with its graph) only when one is taken
+        w = self.kernel() if self.unitary and torch.is_grad_enabled() and self.weight.requires_grad else self.weight
+        b = None if self.bias is None else self.bias.to(work)
+        return _out(_Circulant.apply(x.to(work), w.to(work), b, W, B), dtype)
 
     def dense_weight(self) -> torch.Tensor:
         return circulant_matrix(self.kernel())

@@ -465,3 +465,73 @@ def test_unitary_circulant_stays_orthogonal_after_optimiser_steps(opt, d):
         assert torch.allclose(layer(x), x @ hg.circulant_matrix(layer.kernel()).T + layer.bias)
         # the unconstrained layer has left the orthogonal group: the test's premise
         assert (spectrum_mod(plain.kernel()) - 1).abs().max().item() > 1e-2
+
+
+# ------------------------------------------------------------------------------------------- circulant autograd + cache
+def _dense_reference(layer, x):
+    """y = x C(k)^T + b with the dense circulant of the layer's kernel: the autograd reference."""
+    y = x @ hg.circulant_matrix(layer.kernel()).T
+    return y + layer.bias if layer.bias is not None else y
+
+
+@given(d=st.integers(1, 24), batch=st.sampled_from([(3,), (2, 2), (1,)]), seed=seeds, bias=st.booleans(),
+       unitary=st.booleans())
+def test_circulant_gradients_equal_the_dense_circulant(d, batch, seed, bias, unitary):
+    torch.manual_seed(seed)
+    layer = hg.CirculantLinear(d, bias=bias, unitary=unitary, dtype=torch.float64)
+    x = gauss(batch + (d,), seed).requires_grad_(True)
+    g = gauss(batch + (d,), seed + 1)
+    params = [x] + list(layer.parameters())
+    grads = torch.autograd.grad((layer(x) * g).sum(), params)
+    ref = torch.autograd.grad((_dense_reference(layer, x) * g).sum(), params)
+    for a, r in zip(grads, ref):
+        assert rel(a, r) < 1e-12
+    w = layer.weight.detach().clone().requires_grad_(True)
+    b = layer.bias.detach().clone().requires_grad_(True) if bias else None
+    inputs = (x, w) + ((b,) if bias else ())
+    assert torch.autograd.gradcheck(lambda *t: hg.circulant_linear(*t), inputs)
+
+
+def test_circulant_cache_is_reused_and_invalidated_by_every_kind_of_write():
+    torch.manual_seed(0)
+    layer = hg.CirculantLinear(16, dtype=torch.float64)
+    x = gauss((4, 16), 0)
+
+    def check():
+        assert rel(layer(x), _dense_reference(layer, x).detach()) < 1e-12
+
+    check()
+    W = layer._spectra_cache[1]
+    layer(x)
+    assert layer._spectra_cache[1] is W  # unchanged parameters: the spectrum is not recomputed
+    opt = torch.optim.Adam(layer.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        layer(x).pow(2).sum().backward()
+        opt.step()
+        check()  # optimiser steps write in place: the version counter moves, the cache follows
+    with torch.no_grad():
+        layer.bias.add_(1.0)
+    check()
+    with torch.no_grad():
+        layer.weight.copy_(gauss((16,), 5))
+    check()
+    layer.load_state_dict({"weight": gauss((16,), 6), "bias": gauss((16,), 7)})
+    check()
+    layer.float()
+    assert layer(x.float()).dtype == torch.float32
+    assert rel(layer(x.float()), _dense_reference(layer, x.float()).detach()) < 1e-5
+
+
+def test_circulant_double_backward_raises_clearly():
+    layer = hg.CirculantLinear(8, dtype=torch.float64)
+    x = gauss((2, 8), 0).requires_grad_(True)
+    (gx,) = torch.autograd.grad(layer(x).pow(2).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|twice"):
+        gx.sum().backward()
+
+
+def test_circulant_bias_folded_into_the_spectrum_is_the_per_feature_bias():
+    # the bias is a vector per feature, not a constant: it is rfft(b) in every bin, not an offset of the DC bin
+    x, w, b = gauss((5, 12), 0), gauss((12,), 1), torch.arange(12, dtype=torch.float64)
+    assert rel(hg.circulant_linear(x, w, b), nv.circular_conv_direct(x, w) + b) < 1e-13
