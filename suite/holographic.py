@@ -126,20 +126,26 @@ def _mul(a: torch.Tensor, b: torch.Tensor, inplace: bool, b_writable: bool = Tru
     return a * b
 
 
+def _sq_modulus(X: torch.Tensor) -> torch.Tensor:
+    """|X_k|^2 as `Re(X conj X)`: one fast complex product (torch's complex `abs` is a hypot, ~10x slower)."""
+    return (X * X.conj()).real
+
+
 def _unit(X: torch.Tensor, inplace: bool) -> torch.Tensor:
-    """X / |X| per bin, with bins below the smallest normal number (exact zeros, and the subnormal bins whose
-    phase `torch.sgn` returns as NaN/Inf or coarsely rounded) mapped to 1, phase 0: the projection's convention
-    for an undefined phase. Callers rescale the input first (`_pow2_rescale`), so a subnormal bin is at least
-    2**-100 below its row's largest entry, far below the FFT's rounding: its phase carries no information."""
-    mask = X.abs() < torch.finfo(X.real.dtype).tiny
+    """X / |X| per bin, with the bins whose squared modulus underflows (|X_k| < sqrt(tiny): exact zeros, and
+    the subnormal bins whose phase `torch.sgn` returns as NaN/Inf or coarsely rounded) mapped to 1, phase 0:
+    the projection's convention for an undefined phase. Callers keep every row max in the ordinary range
+    (>= tiny**(1/4), rescaling otherwise), so such a bin lies below tiny**(1/4) relative to its row, under the
+    FFT's rounding (eps) in float32 and float64: its phase carries no information."""
+    mask = _sq_modulus(X) < torch.finfo(X.real.dtype).tiny
     X = X.masked_fill_(mask, 1) if inplace else X.masked_fill(mask, 1)
     return X.sgn_() if inplace else torch.sgn(X)
 
 
 def _row_absmax(t: torch.Tensor) -> torch.Tensor:
-    """max_i |t_i| over the last dim in one read-only pass (`aminmax`); NaN and Inf propagate."""
-    lo, hi = torch.aminmax(t, dim=-1)
-    return torch.maximum(hi, lo.neg())
+    """max_i |t_i| over the last dim: two read-only passes (amax, amin), several times faster on the CPU than
+    `aminmax` or an inf-norm over the last dim; NaN and Inf propagate."""
+    return torch.maximum(t.amax(-1), t.amin(-1).neg_())
 
 
 def _ordinary(lo: float, hi: float, dtype: torch.dtype) -> bool:
@@ -278,8 +284,10 @@ def phasor_key(y: torch.Tensor) -> torch.Tensor:
 
 
 def _key_defect(Y: torch.Tensor) -> torch.Tensor:
-    """max_k ||Y_k| - 1| of a cached key (NaN for a NaN entry); a pass over the key, so only while validating."""
-    return (Y.abs() - 1).abs().amax()
+    """max_k ||Y_k|^2 - 1| of a cached key (NaN for a NaN entry): one product and one min/max pass; only while
+    validating."""
+    lo, hi = torch.aminmax(_sq_modulus(Y))
+    return torch.maximum(hi - 1, 1 - lo)
 
 
 def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -324,7 +332,7 @@ def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     _check_stats_finite(stats[:2 * len(ms)], names)
     if keyed and validation_enabled() and not stats[-1] < 1e-3:
         raise ValueError("key y must be a finite unit spectrum (a phasor_key: |y_k| = 1 in every bin), got "
-                         f"max ||y_k| - 1| = {stats[-1]}")
+                         f"max ||y_k|^2 - 1| = {stats[-1]}")
     energy = stats[2 * len(ms)]
     if all(_ordinary(lo, hi, x.dtype) for lo, hi in zip(stats[:2 * len(ms):2], stats[1:2 * len(ms):2])) \
             and energy > math.sqrt(Z.shape[-1] - 0.5):
