@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import torch
 
-from suite.symplectic import _check_integrator_args
+from suite.checks import validation
+from suite.symplectic import _check_integrator_args, _check_trajectory, _force
 
 
 def euler(grad_potential: Callable[[torch.Tensor], torch.Tensor], q0: torch.Tensor, p0: torch.Tensor,
@@ -18,11 +19,14 @@ def euler(grad_potential: Callable[[torch.Tensor], torch.Tensor], q0: torch.Tens
     energy error grows geometrically, not linearly; and running it back with -p does not retrace the path.
     Same signature and return layout as `suite.symplectic.leapfrog`.
     """
-    _check_integrator_args(q0, p0, h, steps)
+    _check_integrator_args(grad_potential, q0, p0, h, steps)
     qs, ps = [q0], [p0]
     q, p = q0, p0
-    for _ in range(steps):
-        q, p = q + h * p, p - h * grad_potential(q)
-        qs.append(q)
-        ps.append(p)
-    return torch.stack(qs), torch.stack(ps)
+    with validation(False):  # as in leapfrog: the path is checked once, after the loop
+        for _ in range(steps):
+            q, p = q + h * p, p - h * _force(grad_potential, q)
+            qs.append(q)
+            ps.append(p)
+    q, p = torch.stack(qs), torch.stack(ps)
+    _check_trajectory(q, p, h)
+    return q, p

@@ -23,6 +23,7 @@ import math
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from suite.checks import (check_complex, check_finite, check_real, check_same_last_dim, check_tensor,
                           validation_enabled)
@@ -42,6 +43,35 @@ def _work_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in _HALF else dtype
 
 
+def _check_int(v, name: str, minimum: int) -> int:
+    """A Python integer (bool is not a number) of at least `minimum`."""
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+    return v
+
+
+def _check_batch(batch: tuple, name: str = "batch") -> None:
+    for b in batch:
+        _check_int(b, f"{name} sizes", 0)
+
+
+def _check_real_dtype(dtype, name: str = "dtype") -> None:
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"{name} must be a real floating dtype (float16/bfloat16/float32/float64), got {dtype}")
+
+
+def _empty(shape: torch.Size, like: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
+    """An empty batch gives an empty result (MKL's FFT rejects zero-length batches)."""
+    return torch.zeros(shape, dtype=dtype, device=like.device) if math.prod(shape) == 0 else None
+
+
+def _broadcasts(a: torch.Size, b: torch.Size) -> bool:
+    try:
+        torch.broadcast_shapes(a, b)
+    except RuntimeError:
+        return False
+    return True
+
 def _check_vectors(x: torch.Tensor, name: str) -> None:
     check_real(x, name)
     if x.shape[-1] < 1:
@@ -57,10 +87,8 @@ def _real_pair(x: torch.Tensor, y: torch.Tensor, nx: str, ny: str) -> tuple[torc
     _check_vectors(x, nx)
     _check_vectors(y, ny)
     check_same_last_dim(x, y, nx, ny)
-    try:
-        torch.broadcast_shapes(x.shape[:-1], y.shape[:-1])
-    except RuntimeError:
-        raise ValueError(f"the batch shapes of {nx} {tuple(x.shape)} and {ny} {tuple(y.shape)} do not broadcast") from None
+    if not _broadcasts(x.shape[:-1], y.shape[:-1]):
+        raise ValueError(f"the batch shapes of {nx} {tuple(x.shape)} and {ny} {tuple(y.shape)} do not broadcast")
     out = torch.promote_types(x.dtype, y.dtype)
     work = _work_dtype(out)
     return x.to(work), y.to(work), out
@@ -98,20 +126,26 @@ def _mul(a: torch.Tensor, b: torch.Tensor, inplace: bool, b_writable: bool = Tru
     return a * b
 
 
+def _sq_modulus(X: torch.Tensor) -> torch.Tensor:
+    """|X_k|^2 as `Re(X conj X)`: one fast complex product (torch's complex `abs` is a hypot, ~10x slower)."""
+    return (X * X.conj()).real
+
+
 def _unit(X: torch.Tensor, inplace: bool) -> torch.Tensor:
-    """X / |X| per bin, with bins below the smallest normal number (exact zeros, and the subnormal bins whose
-    phase `torch.sgn` returns as NaN/Inf or coarsely rounded) mapped to 1, phase 0: the projection's convention
-    for an undefined phase. Callers rescale the input first (`_pow2_rescale`), so a subnormal bin is at least
-    2**-100 below its row's largest entry, far below the FFT's rounding: its phase carries no information."""
-    mask = X.abs() < torch.finfo(X.real.dtype).tiny
+    """X / |X| per bin, with the bins whose squared modulus underflows (|X_k| < sqrt(tiny): exact zeros, and
+    the subnormal bins whose phase `torch.sgn` returns as NaN/Inf or coarsely rounded) mapped to 1, phase 0:
+    the projection's convention for an undefined phase. Callers keep every row max in the ordinary range
+    (>= tiny**(1/4), rescaling otherwise), so such a bin lies below tiny**(1/4) relative to its row, under the
+    FFT's rounding (eps) in float32 and float64: its phase carries no information."""
+    mask = _sq_modulus(X) < torch.finfo(X.real.dtype).tiny
     X = X.masked_fill_(mask, 1) if inplace else X.masked_fill(mask, 1)
     return X.sgn_() if inplace else torch.sgn(X)
 
 
 def _row_absmax(t: torch.Tensor) -> torch.Tensor:
-    """max_i |t_i| over the last dim in one read-only pass (`aminmax`); NaN and Inf propagate."""
-    lo, hi = torch.aminmax(t, dim=-1)
-    return torch.maximum(hi, lo.neg())
+    """max_i |t_i| over the last dim: two read-only passes (amax, amin), several times faster on the CPU than
+    `aminmax` or an inf-norm over the last dim; NaN and Inf propagate."""
+    return torch.maximum(t.amax(-1), t.amin(-1).neg_())
 
 
 def _ordinary(lo: float, hi: float, dtype: torch.dtype) -> bool:
@@ -165,12 +199,19 @@ def bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     Computed by the convolution theorem with real FFTs: `irfft(rfft(x) * rfft(y), n=d)`. Exact for every
     `d` (odd too), commutative and associative; identity element `e_0 = (1, 0, ..., 0)`.
     """
-    x, y, dtype = _real_pair(x, y, "x", "y")
+    return _bind(x, y, "x", "y")
+
+
+def _bind(x: torch.Tensor, y: torch.Tensor, nx: str, ny: str) -> torch.Tensor:
+    x, y, dtype = _real_pair(x, y, nx, ny)
     d = x.shape[-1]
+    empty = _empty(torch.broadcast_shapes(x.shape, y.shape), x, dtype)
+    if empty is not None:
+        return empty
     inplace = _inplace_ok(x, y)
     X, Y = torch.fft.rfft(x), torch.fft.rfft(y)
-    _check_dc_finite(X, x, "x")
-    _check_dc_finite(Y, y, "y")
+    _check_dc_finite(X, x, nx)
+    _check_dc_finite(Y, y, ny)
     return _out(torch.fft.irfft(_mul(X, Y, inplace), n=d), dtype)
 
 
@@ -193,6 +234,9 @@ def unbind(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """
     z, y, dtype = _real_pair(z, y, "z", "y")
     d = z.shape[-1]
+    empty = _empty(torch.broadcast_shapes(z.shape, y.shape), z, dtype)
+    if empty is not None:
+        return empty
     inplace = _inplace_ok(z, y)
     Z, Y = torch.fft.rfft(z), torch.fft.rfft(y)
     _check_dc_finite(Z, z, "z")
@@ -205,7 +249,7 @@ def _unit_spectrum(x: torch.Tensor, name: str, inplace: bool) -> torch.Tensor:
     range the row is first rescaled by a power of two (`_pow2_rescale`), so the transform neither overflows
     (float32 input near 3e38) nor leaves bins subnormal (input below ~1e-38, or float64 subnormals)."""
     if x.numel() == 0:
-        return torch.fft.rfft(x)
+        return torch.zeros(*x.shape[:-1], x.shape[-1] // 2 + 1, dtype=x.dtype.to_complex(), device=x.device)
     m = _row_absmax(x)
     lo, hi = _scale_stats([m], [])
     _check_stats_finite([lo, hi], [name])
@@ -225,6 +269,8 @@ def project(x: torch.Tensor) -> torch.Tensor:
     """
     x, dtype = _real_one(x, "x")
     d = x.shape[-1]
+    if x.numel() == 0:
+        return _out(x.clone(), dtype)
     return _out(torch.fft.irfft(_unit_spectrum(x, "x", _inplace_ok(x)), n=d), dtype)
 
 
@@ -238,8 +284,10 @@ def phasor_key(y: torch.Tensor) -> torch.Tensor:
 
 
 def _key_defect(Y: torch.Tensor) -> torch.Tensor:
-    """max_k ||Y_k| - 1| of a cached key (NaN for a NaN entry); a pass over the key, so only while validating."""
-    return (Y.abs() - 1).abs().amax()
+    """max_k ||Y_k|^2 - 1| of a cached key (NaN for a NaN entry): one product and one min/max pass; only while
+    validating."""
+    lo, hi = torch.aminmax(_sq_modulus(Y))
+    return torch.maximum(hi - 1, 1 - lo)
 
 
 def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -269,13 +317,14 @@ def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     else:
         x, y, dtype = _real_pair(x, y, "x", "y")
         d = x.shape[-1]
+    empty = _empty(torch.broadcast_shapes(x.shape[:-1], y.shape[:-1]) + (d,), x, dtype)
+    if empty is not None:
+        return empty
     inplace = _inplace_ok(x, y)
     X = torch.fft.rfft(x)
     Y = y.to(X.dtype) if keyed else torch.fft.rfft(y)
     Z = _mul(X, Y, inplace, b_writable=not keyed)
     Z = Z.sgn_() if inplace else torch.sgn(Z)
-    if Z.numel() == 0:
-        return _out(torch.fft.irfft(Z, n=d), dtype)
     ms = [_row_absmax(x)] + ([] if keyed else [_row_absmax(y)])
     extra = [_unit_energy_min(Z.detach())] + ([_key_defect(y)] if keyed and validation_enabled() else [])
     stats = _scale_stats(ms, extra)  # the one device sync
@@ -283,7 +332,7 @@ def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     _check_stats_finite(stats[:2 * len(ms)], names)
     if keyed and validation_enabled() and not stats[-1] < 1e-3:
         raise ValueError("key y must be a finite unit spectrum (a phasor_key: |y_k| = 1 in every bin), got "
-                         f"max ||y_k| - 1| = {stats[-1]}")
+                         f"max ||y_k|^2 - 1| = {stats[-1]}")
     energy = stats[2 * len(ms)]
     if all(_ordinary(lo, hi, x.dtype) for lo, hi in zip(stats[:2 * len(ms):2], stats[1:2 * len(ms):2])) \
             and energy > math.sqrt(Z.shape[-1] - 0.5):
@@ -300,9 +349,10 @@ def random_phasor(*batch: int, d: int, generator: torch.Generator | None = None,
     """Random real vectors with a unit spectrum: `project(N(0, 1/d))`. The phases are drawn through a real
     vector, so the spectrum is Hermitian by construction (drawing phases bin by bin in a full complex
     spectrum and keeping `.real` of the inverse FFT loses half the energy)."""
-    if d < 1:
-        raise ValueError(f"d must be a positive integer, got {d}")
+    _check_int(d, "d", 1)
+    _check_batch(batch)
     dtype = dtype or torch.get_default_dtype()
+    _check_real_dtype(dtype)
     x = torch.randn(*batch, d, generator=generator, dtype=_work_dtype(dtype))
     return project(x.to(device) if device is not None else x).to(dtype)
 
@@ -317,18 +367,88 @@ def circulant_index(n: int, device: torch.device | str | None = None) -> torch.T
 def circulant_matrix(w: torch.Tensor) -> torch.Tensor:
     """The N x N circulant matrix `C[i, j] = w[(i - j) mod N]`, so that `C @ x == bind(w, x)`.
     For inspection and tests; `CirculantLinear` never builds it."""
-    check_real(w, "w")
+    _check_vectors(w, "w")
+    _check_finite_values(w, "w")
     return w[..., circulant_index(w.shape[-1], w.device)]
 
 
+class _Circulant(torch.autograd.Function):
+    """`y = irfft(X W + B, n=d) = w (*) x + b` for a kernel `w` [N] and bias `b` [N], with their spectra `W` and
+    `B = rfft(b)` passed in so that a layer can cache them. Folding the bias into the spectrum is exact (irfft
+    is linear and `irfft(rfft(b), n) = b`) and costs no pass of its own: `addcmul(B, X, W)` is the product.
+    Backward is two FFT products (adjoint of circular convolution, Cheng et al. 2015 sec. 3):
+    `dL/dx = irfft(G conj(W))` (correlation with w), `dL/dw = irfft(sum_batch G conj(X))`, `dL/db = sum_batch g`.
+    First derivatives only (`once_differentiable`: a double backward raises)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, W, B):
+        d = x.shape[-1]
+        X = torch.fft.rfft(x)
+        _check_dc_finite(X, x, "x")
+        keep_x = ctx.needs_input_grad[1]
+        if B is not None:
+            Z = torch.addcmul(B, X, W)
+        else:
+            Z = X * W if keep_x else X.mul_(W)
+        ctx.save_for_backward(X if keep_x else None, W)
+        return torch.fft.irfft(Z, n=d)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        X, W = ctx.saved_tensors
+        d = g.shape[-1]
+        batch = tuple(range(g.dim() - 1))
+        G = torch.fft.rfft(g)
+        gw = torch.fft.irfft((G * X.conj()).sum(batch), n=d) if ctx.needs_input_grad[1] else None
+        gx = torch.fft.irfft(G.mul_(W.conj()), n=d) if ctx.needs_input_grad[0] else None
+        gb = g.sum(batch) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb, None, None
+
+
+def _kernel_spectra(w: torch.Tensor, b: torch.Tensor | None, unitary: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(rfft(w) or its unit projection, rfft(b)), without autograd (`_Circulant` differentiates itself); the
+    finiteness of w and b is read off the DC bins while validating."""
+    with torch.no_grad():
+        W = phasor_key(w) if unitary else torch.fft.rfft(w)
+        _check_dc_finite(torch.fft.rfft(w) if unitary else W, w, "w")
+        B = None if b is None else torch.fft.rfft(b)
+        if B is not None:
+            _check_dc_finite(B, b, "b")
+    return W, B
+
+
 def circulant_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
-    """Functional circulant layer `y = w (*) x + b = x @ C(w)^T + b`, by FFT (`bind(x, w)`): the spectrum of
-    the kernel `w` ([N] or broadcastable) is computed once and broadcast over the batch of `x`."""
-    y = bind(x, w)
+    """Functional circulant layer `y = w (*) x + b = x @ C(w)^T + b`, by FFT: the spectrum of the kernel `w`
+    is computed once and broadcast over the batch of `x`. A kernel [N] with a bias [N] (or none) runs as one
+    product `irfft(X W + B, n=N)` with a two-FFT-product backward (`_Circulant`); batched kernels or biases
+    broadcast through `bind`."""
+    if not (isinstance(w, torch.Tensor) and w.dim() == 1 and (b is None or isinstance(b, torch.Tensor) and b.dim() == 1)):
+        y = _bind(x, w, "x", "w")
+        if b is not None:
+            _check_bias(b, y)
+            y = y + b.to(y.dtype)
+        return y
+    x, w, dtype = _real_pair(x, w, "x", "w")
     if b is not None:
-        check_real(b, "b")
-        y = y + b.to(y.dtype)
-    return y
+        _check_bias(b, x)
+        b = b.to(x.dtype)
+    empty = _empty(x.shape, x, dtype)
+    if empty is not None:
+        return empty
+    W, B = _kernel_spectra(w, b, False)
+    return _out(_Circulant.apply(x, w, b, W, B), dtype)
+
+
+def _check_bias(b: torch.Tensor, y: torch.Tensor) -> None:
+    """A per-feature bias: real, last dimension N, broadcastable to the output, finite (while validating)."""
+    check_real(b, "b")
+    if b.shape[-1] != y.shape[-1]:
+        raise ValueError(f"b must have last dimension features = {y.shape[-1]}, got shape {tuple(b.shape)}")
+    if not _broadcasts(b.shape, y.shape) or torch.broadcast_shapes(b.shape, y.shape) != y.shape:
+        raise ValueError(f"b of shape {tuple(b.shape)} must broadcast to the output shape {tuple(y.shape)}")
+    _check_finite_values(b, "b")
+
 
 
 class CirculantLinear(nn.Module):
@@ -346,12 +466,16 @@ class CirculantLinear(nn.Module):
     def __init__(self, features: int, bias: bool = True, *, unitary: bool = False,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        if not isinstance(features, int) or features < 1:
-            raise ValueError(f"features must be a positive integer, got {features!r}")
+        _check_int(features, "features", 1)
+        if not isinstance(unitary, bool):
+            raise TypeError(f"unitary must be a bool, got {unitary!r}")
+        if dtype is not None:
+            _check_real_dtype(dtype)
         self.features = features
         self.unitary = unitary
         self.weight = nn.Parameter(torch.empty(features, device=device, dtype=dtype))
         self.bias = nn.Parameter(torch.empty(features, device=device, dtype=dtype)) if bias else None
+        self._spectra_cache: tuple | None = None
         self.reset_parameters()
 
     @torch.no_grad()
@@ -365,11 +489,31 @@ class CirculantLinear(nn.Module):
     def kernel(self) -> torch.Tensor:
         return project(self.weight) if self.unitary else self.weight
 
+    def _spectra(self, work: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The kernel's and bias's spectra, recomputed only when a parameter changed: the cache is keyed on each
+        parameter's version counter (bumped by every in-place write: optimiser steps, `copy_` under no_grad,
+        `load_state_dict`) and storage (`.to()`, `.double()`). Writes through `.data` bypass the version
+        counter, as they bypass autograd's own checks; write under `torch.no_grad()` instead."""
+        params = (self.weight,) if self.bias is None else (self.weight, self.bias)
+        key = (work, self.unitary) + tuple((p._version, p.data_ptr(), p.dtype, p.device) for p in params)
+        if self._spectra_cache is None or self._spectra_cache[0] != key:
+            b = None if self.bias is None else self.bias.detach().to(work)
+            self._spectra_cache = (key, *_kernel_spectra(self.weight.detach().to(work), b, self.unitary))
+        return self._spectra_cache[1], self._spectra_cache[2]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_real(x, "x")
+        _check_vectors(x, "x")
         if x.shape[-1] != self.features:
             raise ValueError(f"x must have last dimension features = {self.features}, got {x.shape[-1]}")
-        return circulant_linear(x, self.kernel(), self.bias)
+        dtype = torch.promote_types(x.dtype, self.weight.dtype)
+        work = _work_dtype(dtype)
+        if x.numel() == 0:
+            return torch.zeros(x.shape, dtype=dtype, device=x.device)
+        W, B = self._spectra(work)
+        # the kernel itself is needed only for its gradient: projected (with its graph) only when one is taken
+        w = self.kernel() if self.unitary and torch.is_grad_enabled() and self.weight.requires_grad else self.weight
+        b = None if self.bias is None else self.bias.to(work)
+        return _out(_Circulant.apply(x.to(work), w.to(work), b, W, B), dtype)
 
     def dense_weight(self) -> torch.Tensor:
         return circulant_matrix(self.kernel())
@@ -411,11 +555,12 @@ def ghrr_random(*batch: int, D: int, m: int, diagonality: float = 0.0, generator
     phasors), binding commutes. In between, `Q^s` is the fractional matrix power (eigen-angles scaled by s),
     so commutativity rises monotonically with diagonality. m = 1 is FHRR.
     """
-    if not (isinstance(D, int) and D >= 1 and isinstance(m, int) and m >= 1):
-        raise ValueError(f"D and m must be positive integers, got D={D!r}, m={m!r}")
-    if not (0.0 <= float(diagonality) <= 1.0):
+    _check_int(D, "D", 1)
+    _check_int(m, "m", 1)
+    _check_batch(batch)
+    if isinstance(diagonality, bool) or not isinstance(diagonality, (int, float)) or not 0.0 <= diagonality <= 1.0:
         raise ValueError(f"diagonality must lie in [0, 1], got {diagonality!r}")
-    if not dtype.is_complex:
+    if not (isinstance(dtype, torch.dtype) and dtype.is_complex):
         raise TypeError(f"dtype must be complex (complex64/complex128), got {dtype}")
     n = math.prod(batch) * D
     phases = torch.rand(n, m, generator=generator, dtype=torch.float64) * (2 * math.pi)
@@ -434,6 +579,7 @@ def _check_ghrr(a: torch.Tensor, name: str) -> None:
     check_complex(a, name, min_dim=3)
     if a.shape[-1] != a.shape[-2]:
         raise ValueError(f"{name} must have shape [..., D, m, m] with square slots, got {tuple(a.shape)}")
+    _check_finite_values(a, name)
 
 
 def _check_ghrr_pair(a: torch.Tensor, b: torch.Tensor, na: str, nb: str) -> None:
@@ -442,6 +588,8 @@ def _check_ghrr_pair(a: torch.Tensor, b: torch.Tensor, na: str, nb: str) -> None
     if a.shape[-3:] != b.shape[-3:]:
         raise ValueError(f"{na} and {nb} must have the same [D, m, m] trailing shape, got "
                          f"{tuple(a.shape[-3:])} and {tuple(b.shape[-3:])}")
+    if not _broadcasts(a.shape[:-3], b.shape[:-3]):
+        raise ValueError(f"the batch shapes of {na} {tuple(a.shape)} and {nb} {tuple(b.shape)} do not broadcast")
 
 
 def ghrr_bind(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from suite.checks import check_finite, check_real
+from suite.checks import check_finite, check_real, validation, validation_enabled
 
 __all__ = [
     "leapfrog", "HarmonicOscillator", "Pendulum", "Kepler",
@@ -22,19 +22,64 @@ __all__ = [
 ]
 
 
-def _check_integrator_args(q0, p0, h, steps) -> None:
-    check_real(q0, "q0")
-    check_real(p0, "p0")
-    if q0.shape != p0.shape:
-        raise ValueError(f"q0 and p0 must have the same shape, got {tuple(q0.shape)} and {tuple(p0.shape)}")
-    check_finite(q0, "q0")
-    check_finite(p0, "p0")
-    if isinstance(h, torch.Tensor):
-        raise TypeError("h must be a Python number (a fixed step size)")
-    if not isinstance(h, (int, float)) or not math.isfinite(h) or h == 0:
-        raise ValueError(f"h must be a finite non-zero number (negative runs backwards), got {h!r}")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+def _check_int(v, name: str, minimum: int) -> int:
+    """A Python integer (bool is not a number) of at least `minimum`."""
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+    return v
+
+
+def _check_number(v, name: str) -> float:
+    """A finite real Python number (not a bool, a string or a tensor)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"{name} must be a real Python number, got {type(v).__name__} {v!r}")
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v!r}")
+    return float(v)
+
+
+def _check_state(t, name: str) -> torch.Tensor:
+    """A real floating tensor of at least one dimension (the degrees of freedom); finite while validating."""
+    check_real(t, name)
+    if validation_enabled():
+        check_finite(t, name)
+    return t
+
+
+def _check_pair(q, p, nq: str, np_: str) -> None:
+    _check_state(q, nq)
+    _check_state(p, np_)
+    if q.shape != p.shape or q.dtype != p.dtype:
+        raise ValueError(f"{nq} and {np_} must have the same shape and dtype, got {tuple(q.shape)} {q.dtype} and "
+                         f"{np_} {tuple(p.shape)} {p.dtype}")
+
+
+def _check_integrator_args(grad_potential, q0, p0, h, steps) -> None:
+    if not callable(grad_potential):
+        raise TypeError(f"grad_potential must be callable (q -> dV/dq), got {type(grad_potential).__name__}")
+    _check_pair(q0, p0, "q0", "p0")
+    if _check_number(h, "h") == 0:
+        raise ValueError("h must be a finite non-zero number (a negative h runs the flow backwards), got 0")
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise TypeError(f"steps must be an int, got {type(steps).__name__} {steps!r}")
+    _check_int(steps, "steps", 0)
+
+
+def _force(grad_potential, q: torch.Tensor) -> torch.Tensor:
+    """grad_potential(q), which must be a tensor of q's shape (a force per degree of freedom)."""
+    f = grad_potential(q)
+    if not isinstance(f, torch.Tensor) or f.shape != q.shape:
+        got = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
+        raise ValueError(f"grad_potential(q) must return a tensor of q's shape {tuple(q.shape)}, got {got}")
+    return f
+
+
+def _check_trajectory(q: torch.Tensor, p: torch.Tensor, h: float) -> None:
+    """While validating: a trajectory from finite input that turns NaN/Inf is an error, not a result."""
+    if validation_enabled() and not bool(torch.isfinite(q).all() & torch.isfinite(p).all()):
+        bad = int((~(torch.isfinite(q) & torch.isfinite(p))).flatten(1).any(1).nonzero()[0])
+        raise ValueError(f"the trajectory became NaN/Inf at step {bad}: grad_potential(q) returned NaN/Inf there "
+                         f"(a singular point?) or the step h = {h!r} is unstable for this system")
 
 
 def leapfrog(grad_potential: Callable[[torch.Tensor], torch.Tensor], q0: torch.Tensor, p0: torch.Tensor,
@@ -47,19 +92,22 @@ def leapfrog(grad_potential: Callable[[torch.Tensor], torch.Tensor], q0: torch.T
     evaluation per step (the closing half-kick's force is reused by the next opening half-kick).
     Returns the trajectories `(q, p)`, each `[steps + 1, *q0.shape]`, element 0 being `(q0, p0)`.
     """
-    _check_integrator_args(q0, p0, h, steps)
+    _check_integrator_args(grad_potential, q0, p0, h, steps)
     qs, ps = [q0], [p0]
     q, p = q0, p0
-    force = grad_potential(q)
     half = 0.5 * h
-    for _ in range(steps):
-        p_half = p - half * force
-        q = q + h * p_half
-        force = grad_potential(q)
-        p = p_half - half * force
-        qs.append(q)
-        ps.append(p)
-    return torch.stack(qs), torch.stack(ps)
+    with validation(False):  # per-step value checks inside grad_potential: one check of the whole path instead
+        force = _force(grad_potential, q)
+        for _ in range(steps):
+            p_half = p - half * force
+            q = q + h * p_half
+            force = _force(grad_potential, q)
+            p = p_half - half * force
+            qs.append(q)
+            ps.append(p)
+    q, p = torch.stack(qs), torch.stack(ps)
+    _check_trajectory(q, p, h)
+    return q, p
 
 
 class HarmonicOscillator:
@@ -71,21 +119,26 @@ class HarmonicOscillator:
     """
 
     def __init__(self, omega: float = 1.0):
-        if not (isinstance(omega, (int, float)) and math.isfinite(omega) and omega > 0):
+        if _check_number(omega, "omega") <= 0:
             raise ValueError(f"omega must be a finite positive number, got {omega!r}")
         self.omega = float(omega)
 
     def potential(self, q: torch.Tensor) -> torch.Tensor:
+        _check_state(q, "q")
         return 0.5 * self.omega ** 2 * (q * q).sum(-1)
 
     def grad_potential(self, q: torch.Tensor) -> torch.Tensor:
+        _check_state(q, "q")
         return self.omega ** 2 * q
 
     def energy(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        _check_pair(q, p, "q", "p")
         return 0.5 * (p * p).sum(-1) + self.potential(q)
 
     def exact(self, q0: torch.Tensor, p0: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
         """The exact flow at time t: q = q0 cos(w t) + p0 sin(w t) / w, p = -q0 w sin(w t) + p0 cos(w t)."""
+        _check_pair(q0, p0, "q0", "p0")
+        t = _check_number(t, "t")
         w = self.omega
         c, s = math.cos(w * t), math.sin(w * t)
         return q0 * c + p0 * (s / w), -q0 * (w * s) + p0 * c
@@ -95,12 +148,15 @@ class Pendulum:
     """Mathematical pendulum H = p^2 / 2 - cos q (SympNets' first test problem), per degree of freedom."""
 
     def potential(self, q: torch.Tensor) -> torch.Tensor:
+        _check_state(q, "q")
         return (-torch.cos(q)).sum(-1)
 
     def grad_potential(self, q: torch.Tensor) -> torch.Tensor:
+        _check_state(q, "q")
         return torch.sin(q)
 
     def energy(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        _check_pair(q, p, "q", "p")
         return 0.5 * (p * p).sum(-1) + self.potential(q)
 
 
@@ -112,24 +168,41 @@ class Kepler:
     every drift of leapfrog preserves L = q x p exactly (up to round-off).
     """
 
+    @staticmethod
+    def _radius(q: torch.Tensor) -> torch.Tensor:
+        """|q| of planar positions `[..., 2]`; q = 0 is the singularity of the potential (checked while
+        validating)."""
+        _check_state(q, "q")
+        if q.shape[-1] != 2:
+            raise ValueError(f"q must be planar positions [..., 2], got shape {tuple(q.shape)}")
+        r = torch.linalg.vector_norm(q, dim=-1, keepdim=True)
+        if validation_enabled() and bool((r == 0).any()):
+            raise ValueError("q must be nonzero: the Kepler potential -1/|q| is singular at q = 0")
+        return r
+
     def potential(self, q: torch.Tensor) -> torch.Tensor:
-        return -1.0 / torch.linalg.vector_norm(q, dim=-1)
+        return -1.0 / self._radius(q).squeeze(-1)
 
     def grad_potential(self, q: torch.Tensor) -> torch.Tensor:
-        r = torch.linalg.vector_norm(q, dim=-1, keepdim=True)
-        return q / r ** 3
+        return q / self._radius(q) ** 3
 
     def energy(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        _check_pair(q, p, "q", "p")
         return 0.5 * (p * p).sum(-1) + self.potential(q)
 
     @staticmethod
     def angular_momentum(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        _check_pair(q, p, "q", "p")
+        if q.shape[-1] != 2:
+            raise ValueError(f"q and p must be planar [..., 2], got shape {tuple(q.shape)}")
         return q[..., 0] * p[..., 1] - q[..., 1] * p[..., 0]
 
     @staticmethod
     def initial(e: float = 0.6, *, dtype: torch.dtype = torch.float64,
                 device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-        if not (0 <= e < 1):
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"dtype must be a real floating dtype, got {dtype}")
+        if not (0 <= _check_number(e, "eccentricity e") < 1):
             raise ValueError(f"eccentricity e must lie in [0, 1), got {e!r}")
         q0 = torch.tensor([1.0 - e, 0.0], dtype=dtype, device=device)
         p0 = torch.tensor([0.0, math.sqrt((1.0 + e) / (1.0 - e))], dtype=dtype, device=device)
@@ -140,12 +213,21 @@ class Kepler:
 
 def symplectic_form(n: int, *, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
     """Omega = [[0, I], [-I, 0]] for the phase-space layout x = (q, p), q and p in R^n."""
+    _check_int(n, "n", 1)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a real floating dtype, got {dtype}")
     eye = torch.eye(n, dtype=dtype, device=device)
     zero = torch.zeros(n, n, dtype=dtype, device=device)
     return torch.cat([torch.cat([zero, eye], 1), torch.cat([-eye, zero], 1)], 0)
 
 
+def _check_activation(activation) -> None:
+    if not callable(activation):
+        raise TypeError(f"activation must be callable (e.g. torch.tanh), got {activation!r}")
+
+
 def _split(x: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    _check_state(x, "x")
     if x.shape[-1] != 2 * n:
         raise ValueError(f"x must have last dimension 2 * dim = {2 * n} (q then p), got {x.shape[-1]}")
     return x[..., :n], x[..., n:]
@@ -160,6 +242,8 @@ class LinearModule(nn.Module):
 
     def __init__(self, dim: int, sublayers: int = 2, up_first: bool = True):
         super().__init__()
+        _check_int(dim, "dim", 1)
+        _check_int(sublayers, "sublayers", 1)
         self.dim, self.up_first = dim, up_first
         self.A = nn.Parameter(torch.randn(sublayers, dim, dim) * 0.01)
         self.bias = nn.Parameter(torch.zeros(2 * dim))
@@ -183,6 +267,8 @@ class ActivationModule(nn.Module):
 
     def __init__(self, dim: int, up: bool = True, activation: Callable = torch.tanh):
         super().__init__()
+        _check_int(dim, "dim", 1)
+        _check_activation(activation)
         self.dim, self.up, self.activation = dim, up, activation
         self.a = nn.Parameter(torch.randn(dim) * 0.01)
 
@@ -204,6 +290,9 @@ class GradientModule(nn.Module):
 
     def __init__(self, dim: int, width: int, up: bool = True, activation: Callable = torch.tanh):
         super().__init__()
+        _check_int(dim, "dim", 1)
+        _check_int(width, "width", 1)
+        _check_activation(activation)
         self.dim, self.up, self.activation = dim, up, activation
         self.K = nn.Parameter(torch.randn(width, dim) / math.sqrt(dim))
         self.a = nn.Parameter(torch.randn(width) * 0.01)
@@ -224,6 +313,8 @@ class LASympNet(nn.Module):
 
     def __init__(self, dim: int, layers: int = 3, sublayers: int = 2, activation: Callable = torch.tanh):
         super().__init__()
+        _check_int(dim, "dim", 1)
+        _check_int(layers, "layers", 1)
         mods: list[nn.Module] = []
         for i in range(layers):
             mods.append(LinearModule(dim, sublayers, up_first=(i % 2 == 0)))
@@ -241,6 +332,8 @@ class GSympNet(nn.Module):
 
     def __init__(self, dim: int, layers: int = 4, width: int = 16, activation: Callable = torch.tanh):
         super().__init__()
+        _check_int(dim, "dim", 1)
+        _check_int(layers, "layers", 1)
         self.dim = dim
         self.net = nn.Sequential(*[GradientModule(dim, width, up=(i % 2 == 0), activation=activation)
                                    for i in range(layers)])

@@ -419,3 +419,119 @@ def test_subnormal_bin_after_exact_cancellation_is_phase_zero(dtype):
         assert torch.isfinite(p).all() and (spectrum_mod(p) - 1).abs().max().item() < 1e-5
         assert torch.fft.rfft(p.double())[0].real.item() > 0.999
         assert torch.isfinite(hg.phasor_bind(x, x)).all()
+
+
+# ------------------------------------------------------------------------------------------- Haar slots
+def _trace_moments(q):
+    t = torch.diagonal(q, dim1=-2, dim2=-1).sum(-1)
+    t2 = torch.diagonal(q @ q, dim1=-2, dim2=-1).sum(-1)
+    return t.mean().abs().item(), t.abs().pow(2).mean().item(), t2.abs().pow(2).mean().item()
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+def test_ghrr_slots_are_haar_distributed(m):
+    # Haar measure on U(m) (Diaconis & Shahshahani 1994): E tr Q = 0, E |tr Q|^2 = 1, E |tr Q^2|^2 = min(2, m).
+    # 20000 draws: the standard error of each mean is below 0.01, so 0.06 is > 6 sigma; QR without the phase
+    # fix of diag(R) gives |E tr Q| ~ 0.6-1.1 and E |tr Q|^2 ~ 1.3-1.9 for m >= 2.
+    n = 20000
+    g = torch.Generator().manual_seed(40 + m)
+    for q in (hg._haar_unitary(n, m, g),
+              hg.ghrr_random(n, D=1, m=m, generator=g, dtype=torch.complex128).reshape(n, m, m)):
+        mean_tr, tr2, trq2 = _trace_moments(q)
+        assert mean_tr < 0.06 and abs(tr2 - 1) < 0.06 and abs(trq2 - min(2, m)) / min(2, m) < 0.06
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+@pytest.mark.parametrize("d", [7, 16])
+def test_unitary_circulant_stays_orthogonal_after_optimiser_steps(opt, d):
+    # Claim X1: unitary=True keeps the layer orthogonal during training, not only at initialisation.
+    torch.manual_seed(d)
+    layer = hg.CirculantLinear(d, unitary=True, dtype=torch.float64)
+    plain = hg.CirculantLinear(d, unitary=False, dtype=torch.float64)
+    x, target = gauss((32, d), 1), gauss((32, d), 2) * 5  # a target no orthogonal map reaches: weights move
+    for net in (layer, plain):
+        o = (torch.optim.SGD(net.parameters(), lr=2.0) if opt == "sgd" else
+             torch.optim.Adam(net.parameters(), lr=0.05))
+        w0 = net.weight.detach().clone()
+        for _ in range(20):
+            o.zero_grad()
+            (net(x) - target).pow(2).mean().backward()
+            o.step()
+        assert (net.weight.detach() - w0).abs().max().item() > 1e-2  # training did move the raw weight
+    assert (spectrum_mod(layer.kernel().detach()) - 1).abs().max().item() < 1e-12
+    with torch.no_grad():
+        ratio = (layer(x) - layer.bias).norm(dim=-1) / x.norm(dim=-1)
+        assert (ratio - 1).abs().max().item() < 1e-12
+        assert torch.allclose(layer(x), x @ hg.circulant_matrix(layer.kernel()).T + layer.bias)
+        # the unconstrained layer has left the orthogonal group: the test's premise
+        assert (spectrum_mod(plain.kernel()) - 1).abs().max().item() > 1e-2
+
+
+# ------------------------------------------------------------------------------------------- circulant autograd + cache
+def _dense_reference(layer, x):
+    """y = x C(k)^T + b with the dense circulant of the layer's kernel: the autograd reference."""
+    y = x @ hg.circulant_matrix(layer.kernel()).T
+    return y + layer.bias if layer.bias is not None else y
+
+
+@given(d=st.integers(1, 24), batch=st.sampled_from([(3,), (2, 2), (1,)]), seed=seeds, bias=st.booleans(),
+       unitary=st.booleans())
+def test_circulant_gradients_equal_the_dense_circulant(d, batch, seed, bias, unitary):
+    torch.manual_seed(seed)
+    layer = hg.CirculantLinear(d, bias=bias, unitary=unitary, dtype=torch.float64)
+    x = gauss(batch + (d,), seed).requires_grad_(True)
+    g = gauss(batch + (d,), seed + 1)
+    params = [x] + list(layer.parameters())
+    grads = torch.autograd.grad((layer(x) * g).sum(), params)
+    ref = torch.autograd.grad((_dense_reference(layer, x) * g).sum(), params)
+    for a, r in zip(grads, ref):
+        assert rel(a, r) < 1e-12
+    w = layer.weight.detach().clone().requires_grad_(True)
+    b = layer.bias.detach().clone().requires_grad_(True) if bias else None
+    inputs = (x, w) + ((b,) if bias else ())
+    assert torch.autograd.gradcheck(lambda *t: hg.circulant_linear(*t), inputs)
+
+
+def test_circulant_cache_is_reused_and_invalidated_by_every_kind_of_write():
+    torch.manual_seed(0)
+    layer = hg.CirculantLinear(16, dtype=torch.float64)
+    x = gauss((4, 16), 0)
+
+    def check():
+        assert rel(layer(x), _dense_reference(layer, x).detach()) < 1e-12
+
+    check()
+    W = layer._spectra_cache[1]
+    layer(x)
+    assert layer._spectra_cache[1] is W  # unchanged parameters: the spectrum is not recomputed
+    opt = torch.optim.Adam(layer.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        layer(x).pow(2).sum().backward()
+        opt.step()
+        check()  # optimiser steps write in place: the version counter moves, the cache follows
+    with torch.no_grad():
+        layer.bias.add_(1.0)
+    check()
+    with torch.no_grad():
+        layer.weight.copy_(gauss((16,), 5))
+    check()
+    layer.load_state_dict({"weight": gauss((16,), 6), "bias": gauss((16,), 7)})
+    check()
+    layer.float()
+    assert layer(x.float()).dtype == torch.float32
+    assert rel(layer(x.float()), _dense_reference(layer, x.float()).detach()) < 1e-5
+
+
+def test_circulant_double_backward_raises_clearly():
+    layer = hg.CirculantLinear(8, dtype=torch.float64)
+    x = gauss((2, 8), 0).requires_grad_(True)
+    (gx,) = torch.autograd.grad(layer(x).pow(2).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|twice"):
+        gx.sum().backward()
+
+
+def test_circulant_bias_folded_into_the_spectrum_is_the_per_feature_bias():
+    # the bias is a vector per feature, not a constant: it is rfft(b) in every bin, not an offset of the DC bin
+    x, w, b = gauss((5, 12), 0), gauss((12,), 1), torch.arange(12, dtype=torch.float64)
+    assert rel(hg.circulant_linear(x, w, b), nv.circular_conv_direct(x, w) + b) < 1e-13

@@ -187,3 +187,51 @@ def test_bad_input(integ):
     assert q.shape == (1, 2) and torch.equal(q[0], q0)
     with pytest.raises(ValueError, match="eccentricity"):
         sy.Kepler.initial(1.0)
+
+
+# ----------------------------------------------------------------------------------------- omega != 1
+omegas = st.floats(0.1, 10.0).filter(lambda w: abs(w - 1) > 1e-3)
+
+
+@given(omega=omegas, seed=st.integers(0, 2**31 - 1), t=st.floats(-5.0, 5.0))
+def test_oscillator_with_omega_against_analytic_forms(omega, seed, t):
+    osc = sy.HarmonicOscillator(omega)
+    q0, p0 = _start("oscillator", seed, (3,))
+    # energy and force against the textbook forms, written out here independently of the class
+    assert torch.allclose(osc.energy(q0, p0), 0.5 * (p0 ** 2).sum(-1) + 0.5 * omega ** 2 * (q0 ** 2).sum(-1),
+                          rtol=1e-14, atol=0)
+    q = q0.clone().requires_grad_(True)
+    (autograd_force,) = torch.autograd.grad(osc.potential(q).sum(), q)
+    assert torch.allclose(osc.grad_potential(q0), autograd_force, rtol=1e-14, atol=0)
+    assert torch.allclose(osc.grad_potential(q0), omega ** 2 * q0, rtol=1e-14, atol=0)
+    # the exact flow is exp(t A) with A = [[0, 1], [-omega^2, 0]] per degree of freedom (matrix_exp, not trig)
+    A = torch.tensor([[0.0, 1.0], [-omega ** 2, 0.0]], dtype=F64)
+    M = torch.linalg.matrix_exp(t * A)
+    qx, px = osc.exact(q0, p0, t)
+    scale = 1 + q0.abs().max() * omega + p0.abs().max() / omega
+    assert (qx - (M[0, 0] * q0 + M[0, 1] * p0)).abs().max() <= 1e-12 * scale
+    assert (px - (M[1, 0] * q0 + M[1, 1] * p0)).abs().max() <= 1e-12 * scale * omega
+    assert torch.allclose(osc.energy(qx, px), osc.energy(q0, p0), rtol=1e-12)
+
+
+@given(omega=omegas, seed=st.integers(0, 2**31 - 1), hw=st.floats(0.01, 1.5))
+def test_leapfrog_with_omega_energy_bound_and_modified_energy(omega, seed, hw):
+    osc, h = sy.HarmonicOscillator(omega), hw / omega  # the bound depends on h * omega only
+    q0, p0 = _start("oscillator", seed, (4,))
+    H0 = osc.energy(q0, p0)
+    q, p = sy.leapfrog(osc.grad_potential, q0, p0, h, 200)
+    assert ((osc.energy(q, p) - H0).abs().amax(0) <= hw ** 2 * H0 / (4 - hw ** 2) * (1 + 1e-9) + 1e-12).all()
+    mod = 0.5 * (p ** 2).sum(-1) + 0.5 * (1 - hw ** 2 / 4) * omega ** 2 * (q ** 2).sum(-1)
+    assert ((mod - mod[0]).abs().amax(0) <= 1e-11 * H0).all()
+
+
+@pytest.mark.parametrize("omega", [0.5, 3.0])
+def test_leapfrog_with_omega_converges_to_the_exact_flow_second_order(omega):
+    osc = sy.HarmonicOscillator(omega)
+    q0, p0 = torch.tensor([1.0], dtype=F64), torch.tensor([0.5], dtype=F64)
+    T, errs = 2.0, []
+    for n in (100, 200, 400):
+        qx, px = osc.exact(q0, p0, T)
+        q, p = sy.leapfrog(osc.grad_potential, q0, p0, T / n, n)
+        errs.append(float(torch.cat([q[-1] - qx, p[-1] - px]).norm()))
+    assert all(3.6 < a / b < 4.4 for a, b in zip(errs, errs[1:])), errs
