@@ -506,3 +506,38 @@ def test_propagator_with_any_arguments_equals_asm(ny, nx, pad, bl, dxr, zr, cdt,
     ref = O.asm(u.to(torch.complex128), dx, LAM, z, pad=pad, band_limit=bl)
     assert relative_error(out, ref) < 10 * _tol(cdt)
     assert relative_error(out, O.asm(u, dx, LAM, z, pad=pad, band_limit=bl)) < 10 * _tol(cdt)
+
+
+# ------------------------------------------------------------------------------------------------ ifft2 probe
+
+def test_ifft2_fallback_applies_only_where_the_probe_finds_ifft2_wrong(monkeypatch):
+    from suite.optics import propagation as P
+    u = _rand_field((12, 10), torch.complex64, 22)
+    ref = O.asm(u.to(torch.complex128), 1e-6, LAM, 2e-5)
+    real_ifft2, calls = torch.fft.ifft2, []
+
+    def spy(x, *a, **kw):
+        calls.append(tuple(x.shape))
+        return real_ifft2(x, *a, **kw)
+
+    monkeypatch.setattr(P, "_IFFT2_PROBES", {})
+    monkeypatch.setattr(torch.fft, "ifft2", spy)
+    assert relative_error(O.asm(u, 1e-6, LAM, 2e-5, cache=False), ref) < 1e-5
+    assert calls.count((24, 20)) == 2  # probe + the transform itself: the fast path is used where it is right
+    # an ifft2 that divides by n twice (the torch 2.13 CPU complex64 2048^2 failure), on this shape only
+    monkeypatch.setattr(P, "_IFFT2_PROBES", {})
+    monkeypatch.setattr(torch.fft, "ifft2", lambda x, *a, **kw: real_ifft2(x, *a, **kw) / x[..., 0, :].numel())
+    assert relative_error(O.asm(u, 1e-6, LAM, 2e-5, cache=False), ref) < 1e-5
+    assert P._IFFT2_PROBES and not any(P._IFFT2_PROBES.values())
+
+
+def test_asm_is_right_at_the_size_where_cpu_ifft2_fails():
+    # N = 1024 pads to 2048 x 2048 complex64: the size where torch 2.13 CPU ifft2 (norm="backward") fails
+    n, dx = 1024, 2e-6
+    u = O.gaussian_field(n, dx, 20 * dx)
+    z = 0.5 * O.critical_distance(n, dx, LAM)
+    out = O.asm(u.to(torch.complex64), dx, LAM, z, cache=False)
+    x = O.grid_coords(n, dx)
+    c = slice(n // 2 - 64, n // 2 + 64)
+    ref = O.gaussian_beam_exact(torch.sqrt(x[c, None] ** 2 + x[None, c] ** 2), z, 20 * dx, LAM)
+    assert relative_error(out[c, c], ref) < 1e-4

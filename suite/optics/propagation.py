@@ -383,25 +383,52 @@ def _warn_asm_validity(shape, dx, wavelength, z, pad, band_limit):
             OpticsValidityWarning, stacklevel=3)
 
 
-def _ifft2(x: torch.Tensor) -> torch.Tensor:
-    """Inverse 2-D FFT as two 1-D transforms. Why not torch.fft.ifft2: on torch 2.13.0+cpu (MKL, 2 threads)
-    ifft2 of a complex64 2048 x 2048 array returns wrong values (relative error ~1); 1-D transforms are right."""
-    return torch.fft.ifft(torch.fft.ifft(x, dim=-2), dim=-1)
+_IFFT2_PROBES: dict = {}
 
 
-def _apply(u: torch.Tensor, H: torch.Tensor, py: int, px: int) -> torch.Tensor:
-    """Zero-padded FFT convolution: the field sits in the top-left corner of a (py, px) window.
+def _ifft2_is_right(shape, dtype, device, norm: str) -> bool:
+    """Whether torch.fft.ifft2 gives the right answer for this (shape, dtype, device, CPU threads, norm),
+    probed once on seeded noise against the composition of two 1-D inverse transforms and cached.
 
-    The FFT runs along x for the Ny non-zero rows first and is pruned back to Ny rows before the inverse
-    x transform, which skips a quarter of the work of a full 2-D FFT on the padded array.
+    Why: torch 2.13.0+cpu (MKL) with 2 threads returns ifft2 of an unbatched complex64 2048 x 2048 array
+    divided by 2048^2 a second time (relative error 1.0) with norm="backward"; norm="forward", one thread,
+    a batch dimension, other sizes, complex128 and fft2 are right. A probe, not a version check, so the
+    fallback applies exactly where the bug shows and nowhere else.
     """
+    device = torch.device(device)
+    threads = torch.get_num_threads() if device.type == "cpu" else 0
+    key = (tuple(shape), dtype, device, threads, norm)
+    if key not in _IFFT2_PROBES:
+        with torch.no_grad():
+            g = torch.Generator(device=device).manual_seed(0)
+            x = torch.randn(tuple(shape), dtype=dtype, device=device, generator=g)
+            ref = torch.fft.ifft(torch.fft.ifft(x, dim=-2, norm=norm), dim=-1, norm=norm)
+            err = torch.linalg.vector_norm(torch.fft.ifft2(x, norm=norm) - ref)
+            _IFFT2_PROBES[key] = bool(err <= 1e-3 * torch.linalg.vector_norm(ref))
+    return _IFFT2_PROBES[key]
+
+
+def _ifft2(x: torch.Tensor, norm: str) -> torch.Tensor:
+    """torch.fft.ifft2, or two 1-D inverse transforms where the probe found ifft2 wrong."""
+    if _ifft2_is_right(x.shape, x.dtype, x.device, norm):
+        return torch.fft.ifft2(x, norm=norm)
+    return torch.fft.ifft(torch.fft.ifft(x, dim=-2, norm=norm), dim=-1, norm=norm)
+
+
+def _kernel(H: torch.Tensor) -> torch.Tensor:
+    """H / (Py Px): the inverse FFT's normalisation folded into the cached transfer function, so the inverse
+    runs with norm="forward" (unscaled) and the convolution costs no extra pass."""
+    return H / (H.shape[-2] * H.shape[-1])
+
+
+def _apply(u: torch.Tensor, K: torch.Tensor, py: int, px: int) -> torch.Tensor:
+    """Zero-padded FFT convolution with a cached kernel K = `_kernel(H)`: the field sits in the top-left
+    corner of a (py, px) window, one 2-D plan each way (fft2 pads through `s=`), output cropped."""
     ny, nx = u.shape[-2:]
     if u.numel() == 0:  # an empty batch (MKL refuses zero-size transforms)
         return u.new_empty(u.shape)
-    U = torch.fft.fft(u, n=px, dim=-1)
-    U = torch.fft.fft(U, n=py, dim=-2)
-    V = torch.fft.ifft(U * H, dim=-2)[..., :ny, :]
-    return torch.fft.ifft(V, dim=-1)[..., :nx]
+    U = torch.fft.fft2(u, s=(py, px))
+    return _ifft2(U * K, "forward")[..., :ny, :nx]
 
 
 def asm(u, dx, wavelength, z, *, pad: float = 2, band_limit: bool = True, cache: bool = True) -> torch.Tensor:
@@ -422,12 +449,12 @@ def asm(u, dx, wavelength, z, *, pad: float = 2, band_limit: bool = True, cache:
     _warn_asm_validity((ny, nx), dx, wavelength, z, pad, band_limit)
 
     def build():
-        return transfer_function((py, px), dx, wavelength, z, band_limit=band_limit, dtype=u.dtype,
-                                 device=u.device)
+        return _kernel(transfer_function((py, px), dx, wavelength, z, band_limit=band_limit, dtype=u.dtype,
+                                         device=u.device))
 
-    key = (py, px, dx, wavelength, z, band_limit, u.dtype, u.device)
-    H = _TF_CACHE.get(key, build) if cache else build()
-    return _ldexp(_apply(u, H, py, px), e)
+    key = ("asm", py, px, dx, wavelength, z, band_limit, u.dtype, u.device)
+    K = _TF_CACHE.get(key, build) if cache else build()
+    return _ldexp(_apply(u, K, py, px), e)
 
 
 class Propagator(nn.Module):
@@ -458,19 +485,23 @@ class Propagator(nn.Module):
         self._cache = {}
         _warn_asm_validity(self.shape, self.dx, self.wavelength, self._z, self.pad, self.band_limit)
 
-    def transfer(self, device, dtype) -> torch.Tensor:
+    def _kernel(self, device, dtype) -> torch.Tensor:
         key = (torch.device(device), _complex_of(dtype))
         if key not in self._cache:
-            self._cache[key] = transfer_function(self.padded, self.dx, self.wavelength, self._z,
-                                                 band_limit=self.band_limit, dtype=key[1], device=key[0])
+            self._cache[key] = _kernel(transfer_function(self.padded, self.dx, self.wavelength, self._z,
+                                                         band_limit=self.band_limit, dtype=key[1], device=key[0]))
             self.builds += 1
         return self._cache[key]
+
+    def transfer(self, device, dtype) -> torch.Tensor:
+        """The transfer function H on the padded FFT grid (the cache holds H / (Py Px), see `_kernel`)."""
+        return self._kernel(device, dtype) * (self.padded[0] * self.padded[1])
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         u, e = _field_checked(u)
         if tuple(u.shape[-2:]) != self.shape:
             raise ValueError(f"u must have spatial shape {self.shape}, got {tuple(u.shape[-2:])}")
-        return _ldexp(_apply(u, self.transfer(u.device, u.dtype), *self.padded), e)
+        return _ldexp(_apply(u, self._kernel(u.device, u.dtype), *self.padded), e)
 
     def extra_repr(self) -> str:
         return (f"shape={self.shape}, dx={self.dx:g}, wavelength={self.wavelength:g}, z={self._z:g}, "
@@ -629,11 +660,10 @@ def sas(u, dx, wavelength, z) -> tuple[torch.Tensor, float]:
         warnings.warn(f"sas: z = {z:.4g} m is beyond the SAS limit {zl:.4g} m; use suite.optics.fresnel or "
                       f"fraunhofer.", OpticsValidityWarning, stacklevel=2)
     key = ("sas", p, dx, wavelength, z, u.dtype, u.device)
-    dH = _TF_CACHE.get(key, lambda: _sas_precompensation(p, dx, wavelength, z, u.dtype, u.device))
+    dH = _TF_CACHE.get(key, lambda: _kernel(_sas_precompensation(p, dx, wavelength, z, u.dtype, u.device)))
     # pre-compensation is a convolution: the top-left placement only relabels the window (see _fresnel_factors)
     if u.numel() == 0:
         return _fresnel_transform(_pad_to(u, p), n, dx, wavelength, z, True)
-    U = torch.fft.fft(torch.fft.fft(u, n=p, dim=-1), n=p, dim=-2)
-    g = _ifft2(U * dH)
+    g = _ifft2(torch.fft.fft2(u, s=(p, p)) * dH, "forward")
     out, dq = _fresnel_transform(g, n, dx, wavelength, z, True)
     return _ldexp(out, e), dq
