@@ -13,7 +13,10 @@ adjoint recurrence backwards in one launch,
 
 and the per-chunk products that sum over columns (dw, dkt, da) are batched matmuls afterwards.
 Products use `tl.dot(..., input_precision=...)`: "ieee" (exact fp32 FMA, the default, and the only
-choice for fp64) or "tf32x3" (split-TF32 products at tensor-core speed).
+choice for fp64) or "tf32x3" (split-TF32 products at tensor-core speed). Measured on one H200 (fp32,
+B4 H8 T1024 D64, errors vs float64): "ieee" 1.28 ms forward / 5.06 ms forward+backward, error 3.3e-7;
+"tf32x3" 1.34 / 5.80 ms, 3.4e-7: no faster (the recurrence is latency-bound, not FLOP-bound), so "ieee"
+is the default.
 """
 
 from __future__ import annotations
