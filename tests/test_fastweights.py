@@ -626,3 +626,12 @@ def test_converged_regime_bf16_loses_the_update_fp32_keeps_it():
     assert res["converged"][bf16]["update"] > 0.3  # most of what the memory learns is rounded away
     assert res["converged"][fp32]["update"] < 1e-3 and res["converged"][fp32]["o"] < 1e-6
     assert res["random"][bf16]["update"] < 1e-2  # away from convergence bf16 I/O is merely imprecise
+
+
+@given(d=st.integers(1, 33), e=st.integers(-40, 40), seed=st.integers(0, 2**31 - 1),
+       dtype=st.sampled_from([F32, F64]))
+def test_normalisers_equal_the_textbook_formula_bit_for_bit_where_it_is_safe(d, e, seed, dtype):
+    # the power-of-two rescaling adds no rounding: as accurate as F.normalize / x.sum() wherever those work
+    x = (torch.randn(4, d, generator=torch.Generator().manual_seed(seed), dtype=F64) * 2.0 ** e).to(dtype)
+    assert torch.equal(fw.l2_normalize(x), F.normalize(x, dim=-1))
+    assert torch.equal(fw.sum_normalize(x.abs()), x.abs() / x.abs().sum(-1, keepdim=True))
