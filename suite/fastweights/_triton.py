@@ -13,7 +13,10 @@ adjoint recurrence backwards in one launch,
 
 and the per-chunk products that sum over columns (dw, dkt, da) are batched matmuls afterwards.
 Products use `tl.dot(..., input_precision=...)`: "ieee" (exact fp32 FMA, the default, and the only
-choice for fp64) or "tf32x3" (split-TF32 products at tensor-core speed).
+choice for fp64) or "tf32x3" (split-TF32 products at tensor-core speed). Measured on one H200 (fp32,
+B4 H8 T1024 D64, errors vs float64): "ieee" 1.28 ms forward / 5.06 ms forward+backward, error 3.3e-7;
+"tf32x3" 1.34 / 5.80 ms, 3.4e-7: no faster (the recurrence is latency-bound, not FLOP-bound), so "ieee"
+is the default.
 """
 
 from __future__ import annotations
@@ -91,9 +94,13 @@ def _bwd_kernel(w, kst, decay, g_states, g_unew, g_sout, du, ds_exit, ds0, n_chu
     tl.store(ds0 + i_h * DK * DV + off_kv, b_ds, mask=m_kv)
 
 
-def _blocks(C: int, Dk: int, Dv: int, dtype: torch.dtype):
+def _blocks(N: int, C: int, Dk: int, Dv: int, dtype: torch.dtype, programs: int = 256):
+    """Tile sizes: padded chunk and key dims, and a column block BV small enough that the N * (Dv / BV)
+    programs fill the GPU (each runs the whole sequence; smaller blocks only repeat loads of w and k)."""
     pow2 = lambda x: max(16, triton.next_power_of_2(x))  # noqa: E731 (tl.dot needs dims >= 16)
     BV = min(pow2(Dv), 32 if dtype == torch.float64 or Dk > 64 else 64)
+    while BV > 16 and N * triton.cdiv(Dv, BV) < programs:
+        BV //= 2
     return pow2(C), pow2(Dk), BV, triton.cdiv(Dv, BV)
 
 
@@ -110,7 +117,7 @@ class _StateRecurrence(torch.autograd.Function):
         states = u.new_empty(N, n, Dk, Dv)
         u_new = torch.empty_like(u)
         s_out = u.new_empty(N, Dk, Dv)
-        BC, BK, BV, nv = _blocks(C, Dk, Dv, u.dtype)
+        BC, BK, BV, nv = _blocks(N, C, Dk, Dv, u.dtype)
         s0 = S0.contiguous() if S0 is not None else s_out
         _fwd_kernel[(N, nv)](u, w, kst, dec, s0, states, u_new, s_out, n, C, Dk, Dv, BC=BC, BK=BK, BV=BV,
                              HAS_DECAY=decay is not None, HAS_S0=S0 is not None, PRECISION=precision)
@@ -128,7 +135,7 @@ class _StateRecurrence(torch.autograd.Function):
         du = torch.empty_like(u_new)
         ds_exit = torch.empty_like(states)
         ds0 = states.new_empty(N, Dk, Dv)
-        BC, BK, BV, nv = _blocks(C, Dk, Dv, u_new.dtype)
+        BC, BK, BV, nv = _blocks(N, C, Dk, Dv, u_new.dtype)
         dec = decay.contiguous() if decay is not None else du
         gs = g_sout.contiguous() if g_sout is not None else ds0
         _bwd_kernel[(N, nv)](w, kst, dec, g_states, g_unew, gs, du, ds_exit, ds0, n, C, Dk, Dv, BC=BC, BK=BK,

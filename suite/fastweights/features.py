@@ -41,8 +41,8 @@ def dpfp(x: torch.Tensor, nu: int = 1) -> torch.Tensor:
 
     Args: x [..., d] real; nu in [1, 2d - 1]. Returns [..., 2 nu d], non-negative.
 
-    >>> dpfp(torch.tensor([1.0, -2.0])).tolist()
-    [0.0, 0.0, 2.0, 0.0]
+    >>> dpfp(torch.tensor([1.0, -2.0])).tolist()  # x' = [1, 0, 0, 2], roll(x', 1) = [2, 1, 0, 0]
+    [2.0, 0.0, 0.0, 0.0]
     """
     _check_features_input(x)
     if isinstance(nu, bool) or not isinstance(nu, int) or nu < 1:
@@ -60,31 +60,38 @@ def _check_dim(x: torch.Tensor, dim) -> None:
 
 
 def _divide_by_max_abs(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """x / max|x| along `dim` (entries in [-1, 1], one of them +-1), zero vectors left at zero.
+    """x * 2^-e along `dim`, with 2^e the power of two just above max|x| (entries in (-1, 1)).
 
-    The scale m is detached: every caller's result is invariant to m, so its gradient through m is zero
-    in exact arithmetic, and dropping it saves the amax backward.
+    Scaling by a power of two is exact (no rounding; only entries below max|x| * 2^-149 in float32 flush,
+    and those also vanish from any result normalised by max|x|), so normalising y instead of x gives the
+    very roundings of the textbook formula wherever that one neither under- nor overflows. 2^-e is applied
+    as two factors, each representable even when max|x| is subnormal. Zero vectors stay zero. The scale
+    is a constant for autograd: every caller's result is invariant to it.
     """
-    m = x.detach().abs().amax(dim=dim, keepdim=True)
-    return x / torch.where(m > 0, m, torch.ones_like(m))
+    _, e = torch.frexp(x.detach().abs().amax(dim=dim, keepdim=True))  # max|x| = m 2^e, m in [0.5, 1)
+    half = torch.div(-e, 2, rounding_mode="floor")
+    one = torch.ones(e.shape, dtype=x.dtype, device=x.device)
+    return x * torch.ldexp(one, half) * torch.ldexp(one, -e - half)
 
 
 def _divide_or_zero(y: torch.Tensor, denom: torch.Tensor) -> torch.Tensor:
-    # After `_divide_by_max_abs` the denominator is >= 1 or the vector is zero: 0 / 1 = 0, no NaN.
+    # After `_divide_by_max_abs` the denominator is >= 0.5 or the vector is zero: 0 / 1 = 0, no NaN.
     return y / torch.where(denom > 0, denom, torch.ones_like(denom))
 
 
 def l2_normalize(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """x / ||x||_2 along `dim` (DeltaNet, Yang et al. 2024, sec. 3), exact at every scale; zero stays zero.
 
-    Computed as y / ||y||_2 with y = x / max|x| (the rescaling of `hypot`), so norms of 1e-30 or 1e30 in
-    float32 (whose squares under- or overflow) are normalised as accurately as norms near 1.
+    Computed as y / ||y||_2 with y = x * 2^-e, 2^e ~ max|x| (the rescaling of `hypot`, by an exact power
+    of two), so norms of 1e-30 or 1e30 in float32 (whose squares under- or overflow) are normalised as
+    accurately as norms near 1, and near 1 the result is bit for bit x / ||x||_2.
     Finiteness is checked when validation is on (`suite.set_validation`).
 
     Args: x [..., d, ...] real; dim the normalised axis. Returns x's shape and dtype, unit rows (or zero).
 
-    >>> l2_normalize(torch.tensor([3e30, 4e30])).tolist()
-    [0.6000000238418579, 0.800000011920929]
+    >>> x = torch.tensor([3.0, 4.0])
+    >>> torch.equal(l2_normalize(x * 2.0**100), l2_normalize(x))  # (3 * 2^100)^2 overflows float32
+    True
     """
     _check_features_input(x)
     _check_dim(x, dim)
@@ -96,7 +103,7 @@ def sum_normalize(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """x / sum(x) along `dim` for non-negative x (Schlag et al. 2021, sec. 4.2); zero stays zero.
 
     The result lies on the simplex, so ||x||_2 <= 1 and `beta in [0, 2]` is stable. Computed as
-    y / sum|y| with y = x / max|x|: no overflow of the sum at 1e38, no loss at 1e-40, never Inf. Signed
+    y / sum|y| with y = x * 2^-e, 2^e ~ max|x| (exact): no overflow of the sum at 1e38, no loss at 1e-40, never Inf. Signed
     input is outside the domain (x / sum(x) is unbounded there): with validation on
     (`suite.set_validation`) it raises ValueError; with validation off the denominator is the L1 norm,
     which equals sum(x) on the domain and keeps every row in the unit L1 ball elsewhere.
