@@ -106,7 +106,7 @@ class Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, file=self.stream, unit="step", dynamic_ncols=True, leave=True,
-                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
+                            bar_format="{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {desc}")
 
     def __call__(self, msg: str) -> None:
         if self.silent:
@@ -123,7 +123,7 @@ class Progress:
             self.bar.write(msg, file=self.stream)
         if step:
             self.bar.total = self.total
-            self.bar.set_postfix_str(" ".join(msg.split())[:60], refresh=False)
+            self.bar.set_description_str(" ".join(msg.split())[:60], refresh=False)
             self.bar.update(1)
 
     def close(self) -> None:
