@@ -5,6 +5,7 @@ import io
 import json
 import re
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -224,3 +225,19 @@ def test_compare_bad_out_is_exit_2(tiny_registry, tmp_path, capsys):
     (tmp_path / "a" / "keep.txt").write_text("mine")
     assert main(["compare", str(tmp_path / "a"), "--out", str(tmp_path / "a")]) == 2
     assert "refusing" in capsys.readouterr().err and (tmp_path / "a" / "keep.txt").exists()
+
+
+def test_package_metadata_is_complete():
+    """What `pip show` and the asv pages show: license file, authors, URLs, the five domains, tqdm."""
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    assert (root / "LICENSE").read_text().startswith("MIT License\n\nCopyright (c) 2026 neurophys-suite developers")
+    assert project["authors"] and project["keywords"] and project["classifiers"]
+    assert all(d in project["description"] for d in ("holographic", "hyperbolic", "fast weights", "symplectic",
+                                                     "optics"))
+    assert any(d.startswith("tqdm") for d in project["dependencies"])
+    asv = json.loads((root / "asv.conf.json").read_text())
+    assert asv["project_url"] == project["urls"]["Homepage"] and "example" not in asv["project_url"]
+    assert asv["show_commit_url"].startswith(asv["project_url"])
