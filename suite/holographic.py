@@ -24,7 +24,8 @@ import math
 import torch
 from torch import nn
 
-from suite.checks import check_complex, check_real, check_same_last_dim, check_tensor
+from suite.checks import (check_complex, check_finite, check_real, check_same_last_dim, check_tensor,
+                          validation_enabled)
 
 __all__ = [
     "bind", "involution", "unbind", "project", "phasor_key", "phasor_bind", "random_phasor",
@@ -41,18 +42,42 @@ def _work_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in _HALF else dtype
 
 
-def _real_one(x: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.dtype]:
+def _check_vectors(x: torch.Tensor, name: str) -> None:
     check_real(x, name)
+    if x.shape[-1] < 1:
+        raise ValueError(f"{name} must have a non-empty last (binding) dimension, got shape {tuple(x.shape)}")
+
+
+def _real_one(x: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.dtype]:
+    _check_vectors(x, name)
     return x.to(_work_dtype(x.dtype)), x.dtype
 
 
 def _real_pair(x: torch.Tensor, y: torch.Tensor, nx: str, ny: str) -> tuple[torch.Tensor, torch.Tensor, torch.dtype]:
-    check_real(x, nx)
-    check_real(y, ny)
+    _check_vectors(x, nx)
+    _check_vectors(y, ny)
     check_same_last_dim(x, y, nx, ny)
+    try:
+        torch.broadcast_shapes(x.shape[:-1], y.shape[:-1])
+    except RuntimeError:
+        raise ValueError(f"the batch shapes of {nx} {tuple(x.shape)} and {ny} {tuple(y.shape)} do not broadcast") from None
     out = torch.promote_types(x.dtype, y.dtype)
     work = _work_dtype(out)
     return x.to(work), y.to(work), out
+
+
+def _check_finite_values(t: torch.Tensor, name: str) -> None:
+    """Finiteness of every entry; a device sync, so it runs only while `suite.validation` is on."""
+    if validation_enabled():
+        check_finite(t, name)
+
+
+def _check_dc_finite(X: torch.Tensor, x: torch.Tensor, name: str) -> None:
+    """Finiteness of `x` read off its spectrum: the DC bin `X_0 = sum_i x_i` is NaN or Inf whenever an entry is,
+    so one read of B numbers replaces a pass over `x`. Only if the DC bin is not finite is `x` itself checked
+    (a finite `x` whose sum overflows is the caller's arithmetic, not bad input). Runs while validating."""
+    if validation_enabled() and X.numel() and not bool(torch.isfinite(X[..., 0]).all()):
+        check_finite(x, name)
 
 
 def _inplace_ok(*ts: torch.Tensor) -> bool:
@@ -73,39 +98,60 @@ def _mul(a: torch.Tensor, b: torch.Tensor, inplace: bool, b_writable: bool = Tru
     return a * b
 
 
-def _fill_zero_bins(X: torch.Tensor, inplace: bool) -> torch.Tensor:
-    """Replace exactly-zero bins by 1 (phase 0): the projection's convention for an undefined phase."""
-    mask = X == 0
-    return X.masked_fill_(mask, 1) if inplace else X.masked_fill(mask, 1)
-
-
 def _unit(X: torch.Tensor, inplace: bool) -> torch.Tensor:
-    """X / |X| per bin, with zero bins mapped to 1. `torch.sgn` is a single fused kernel (|X| and the
-    division in one pass) and returns 0 only for an exact zero, which `_fill_zero_bins` removed first."""
-    X = _fill_zero_bins(X, inplace)
+    """X / |X| per bin, with bins below the smallest normal number (exact zeros, and the subnormal bins whose
+    phase `torch.sgn` returns as NaN/Inf or coarsely rounded) mapped to 1, phase 0: the projection's convention
+    for an undefined phase. Callers rescale the input first (`_pow2_rescale`), so a subnormal bin is at least
+    2**-100 below its row's largest entry, far below the FFT's rounding: its phase carries no information."""
+    mask = X.abs() < torch.finfo(X.real.dtype).tiny
+    X = X.masked_fill_(mask, 1) if inplace else X.masked_fill(mask, 1)
     return X.sgn_() if inplace else torch.sgn(X)
 
 
-def _all_bins_unit(S: torch.Tensor) -> bool:
-    """True when no bin of `S = sgn(Z)` is zero: each row's sum of |S_k|^2 (1 or 0 per bin) must be the bin
-    count. One reduction instead of a complex `all()`; float64 accumulation for rows beyond 2**16 bins keeps the
-    rounding of the sum far below the 1 that a zero bin removes."""
-    n = S.shape[-1]
-    acc = torch.float64 if n > 1 << 16 else None
-    energy = torch.linalg.vector_norm(torch.view_as_real(S), dim=(-2, -1), dtype=acc)
-    return bool(energy.amin() > math.sqrt(n - 0.5))
+def _row_absmax(t: torch.Tensor) -> torch.Tensor:
+    """max_i |t_i| over the last dim in one read-only pass (`aminmax`); NaN and Inf propagate."""
+    lo, hi = torch.aminmax(t, dim=-1)
+    return torch.maximum(hi, lo.neg())
 
 
-def _ordinary_scale(t: torch.Tensor) -> bool:
-    """True when every row's largest |t_i| lies in [tiny**(1/4), max**(1/4)] of its dtype (about 1e-9.5 to
-    4e9 for float32): then the product of two spectrum bins (each at most d * max|t_i|) neither overflows nor,
-    short of bins ~eps below the row's scale in both factors, reaches the subnormal range where `sgn` gives
-    NaN or a wrong phase. Row max and min instead of an inf-norm: two read-only passes, several times faster."""
-    if t.numel() == 0:
-        return True
-    fi = torch.finfo(t.dtype)
-    m = torch.maximum(t.amax(-1), t.amin(-1).neg_())  # max |t_i| per row
-    return fi.tiny ** 0.25 <= m.amin().item() and m.amax().item() <= fi.max ** 0.25
+def _ordinary(lo: float, hi: float, dtype: torch.dtype) -> bool:
+    """Whether every row max lies in [tiny**(1/4), max**(1/4)] of `dtype` (about 2**-31.5 to 2**32 in float32).
+    Then no bin overflows (each is at most d * max|t_i|), and the product of two bins above the FFT's rounding
+    level (eps * max|t_i|) stays a normal number, so `sgn` of it is exact to rounding."""
+    fi = torch.finfo(dtype)
+    return fi.tiny ** 0.25 <= lo and hi <= fi.max ** 0.25
+
+
+def _pow2_rescale(t: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """`t * 2**-e` row by row, where `m = f * 2**e` (frexp, f in [0.5, 1)) is the row max: the largest entry
+    lands in [0.5, 1). Scaling by a power of two is exact (as in hypot's rescaling, IEEE 754 scaleB), the
+    projection is invariant under positive scaling, and no bin can then overflow. The factor is applied as two
+    halves so that neither overflows (e reaches -1074 for float64 subnormals). All-zero rows (e = 0) stay."""
+    e = torch.frexp(m).exponent.unsqueeze(-1).to(t.dtype).neg_()
+    half = torch.floor(e * 0.5)
+    return t * torch.exp2(half) * torch.exp2(e - half)
+
+
+def _scale_stats(ms: list[torch.Tensor], extra: list[torch.Tensor]) -> list[float]:
+    """[min, max] of each row-max tensor followed by the `extra` scalars, fetched in one device sync."""
+    vals = [v for m in ms for v in (m.amin(), m.amax())] + extra
+    return torch.stack([v.to(torch.float64) for v in vals]).tolist()
+
+
+def _check_stats_finite(lo_hi: list[float], names: list[str]) -> None:
+    """A NaN/Inf row max means a NaN/Inf entry (`_row_absmax` propagates both); raised while validating."""
+    if validation_enabled():
+        for (lo, hi), name in zip(zip(lo_hi[::2], lo_hi[1::2]), names):
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                raise ValueError(f"{name} contains NaN or Inf; finite input is required")
+
+
+def _unit_energy_min(S: torch.Tensor) -> torch.Tensor:
+    """The smallest row energy sum_k |S_k|^2 of `S = sgn(Z)`: a row with no zero (or NaN) bin has energy equal
+    to its bin count. One reduction instead of a complex `all()`; float64 accumulation for rows beyond 2**16
+    bins keeps the rounding of the sum far below the 1 that a zero bin removes."""
+    acc = torch.float64 if S.shape[-1] > 1 << 16 else None
+    return torch.linalg.vector_norm(torch.view_as_real(S), dim=(-2, -1), dtype=acc).amin()
 
 
 def _out(z: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -122,8 +168,10 @@ def bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     x, y, dtype = _real_pair(x, y, "x", "y")
     d = x.shape[-1]
     inplace = _inplace_ok(x, y)
-    Z = _mul(torch.fft.rfft(x), torch.fft.rfft(y), inplace)
-    return _out(torch.fft.irfft(Z, n=d), dtype)
+    X, Y = torch.fft.rfft(x), torch.fft.rfft(y)
+    _check_dc_finite(X, x, "x")
+    _check_dc_finite(Y, y, "y")
+    return _out(torch.fft.irfft(_mul(X, Y, inplace), n=d), dtype)
 
 
 def involution(x: torch.Tensor) -> torch.Tensor:
@@ -131,7 +179,8 @@ def involution(x: torch.Tensor) -> torch.Tensor:
 
     Its spectrum is `conj(rfft(x))`, so `bind(z, involution(y))` is circular correlation.
     """
-    check_real(x, "x")
+    _check_vectors(x, "x")
+    _check_finite_values(x, "x")
     return torch.cat([x[..., :1], x[..., 1:].flip(-1)], dim=-1)
 
 
@@ -145,8 +194,24 @@ def unbind(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     z, y, dtype = _real_pair(z, y, "z", "y")
     d = z.shape[-1]
     inplace = _inplace_ok(z, y)
-    Z = _mul(torch.fft.rfft(z), torch.fft.rfft(y).conj(), inplace)
-    return _out(torch.fft.irfft(Z, n=d), dtype)
+    Z, Y = torch.fft.rfft(z), torch.fft.rfft(y)
+    _check_dc_finite(Z, z, "z")
+    _check_dc_finite(Y, y, "y")
+    return _out(torch.fft.irfft(_mul(Z, Y.conj(), inplace), n=d), dtype)
+
+
+def _unit_spectrum(x: torch.Tensor, name: str, inplace: bool) -> torch.Tensor:
+    """`rfft(x) / |rfft(x)|` for every finite `x`, the scale-safe way: where a row max lies outside the ordinary
+    range the row is first rescaled by a power of two (`_pow2_rescale`), so the transform neither overflows
+    (float32 input near 3e38) nor leaves bins subnormal (input below ~1e-38, or float64 subnormals)."""
+    if x.numel() == 0:
+        return torch.fft.rfft(x)
+    m = _row_absmax(x)
+    lo, hi = _scale_stats([m], [])
+    _check_stats_finite([lo, hi], [name])
+    if not _ordinary(lo, hi, x.dtype):
+        x = _pow2_rescale(x, m)
+    return _unit(torch.fft.rfft(x), inplace)
 
 
 def project(x: torch.Tensor) -> torch.Tensor:
@@ -155,11 +220,12 @@ def project(x: torch.Tensor) -> torch.Tensor:
     Every bin of `rfft(pi(x))` has modulus 1 (a zero bin gets phase 0), hence `||pi(x)|| = 1`,
     `pi(pi(x)) = pi(x)`, `bind(pi(a), involution(pi(a))) = e_0` and `||bind(pi(a), b)|| = ||b||`.
     The DC (and, for even d, Nyquist) bin of a real vector is real, so it maps to +-1 and the spectrum
-    stays Hermitian: the output is exactly real.
+    stays Hermitian: the output is exactly real. Scale-invariant over the whole float range, subnormals
+    included (`pi(c x) = pi(x)` for c > 0): rows far from unit scale are rescaled by a power of two first.
     """
     x, dtype = _real_one(x, "x")
     d = x.shape[-1]
-    return _out(torch.fft.irfft(_unit(torch.fft.rfft(x), _inplace_ok(x)), n=d), dtype)
+    return _out(torch.fft.irfft(_unit_spectrum(x, "x", _inplace_ok(x)), n=d), dtype)
 
 
 def phasor_key(y: torch.Tensor) -> torch.Tensor:
@@ -168,22 +234,28 @@ def phasor_key(y: torch.Tensor) -> torch.Tensor:
     `phasor_bind(x, phasor_key(y)) == phasor_bind(x, y)` and saves one FFT per call.
     """
     y, _ = _real_one(y, "y")
-    return _unit(torch.fft.rfft(y), _inplace_ok(y))
+    return _unit_spectrum(y, "y", _inplace_ok(y))
+
+
+def _key_defect(Y: torch.Tensor) -> torch.Tensor:
+    """max_k ||Y_k| - 1| of a cached key (NaN for a NaN entry); a pass over the key, so only while validating."""
+    return (Y.abs() - 1).abs().amax()
 
 
 def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Phasor (unit-spectrum) binding `bind(project(x), project(y))` (report section 2.3.1).
 
-    Fused: the product of two unit phasors is the unit phasor of the product, so for inputs of ordinary
-    scale this projects the product once, `irfft(sgn(X * Y), n=d)`. Where that shortcut is not exact (a zero
-    bin, which the projection maps to phase 0; inputs so large or small that `X * Y` overflows or underflows
-    to subnormals, where `sgn` returns NaN or a wrong phase) it takes the sign of each factor instead,
-    `irfft(sgn(X') * sgn(Y'), n=d)` with zero bins set to 1, which is `project`'s own arithmetic. Two forward
-    FFTs and one inverse, instead of six for the unfused form. `y` may also be a cached key from
-    `phasor_key` (complex, last dim `d // 2 + 1`), which saves its FFT.
+    Fused: the product of two unit phasors is the unit phasor of the product, so this projects the product
+    once, `irfft(sgn(X * Y), n=d)`, and checks in the same device sync that the shortcut was exact: every row
+    max of x and y in the ordinary range (no bin overflows, no product of informative bins turns subnormal,
+    where `sgn` gives NaN or a wrong phase) and every bin of the result of modulus 1 (one reduction: a zero
+    bin of a factor leaves a zero). Otherwise (structured input: zero-mean, periodic, all-zero; or extreme
+    scale) it recomputes with `project`'s own arithmetic, `irfft(sgn(X') * sgn(Y'), n=d)` on rescaled rows
+    with zero bins set to 1. Two forward FFTs and one inverse, instead of six for the unfused form. `y` may
+    also be a cached key from `phasor_key` (complex, last dim `d // 2 + 1`), which saves its FFT.
 
     The output has a unit spectrum and norm 1 and equals `bind(project(x), project(y))` for every finite
-    input that `project` itself handles.
+    input, tiny, huge and subnormal scales included.
     """
     check_tensor(y, "y")
     keyed = y.is_complex()
@@ -193,29 +265,34 @@ def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if y.shape[-1] != d // 2 + 1:
             raise ValueError(f"key y (a phasor_key) must have last dimension d // 2 + 1 = {d // 2 + 1} for "
                              f"x of last dimension {d}, got {y.shape[-1]}")
+        y = y.to(torch.promote_types(y.dtype, torch.complex64 if x.dtype == torch.float32 else torch.complex128))
     else:
         x, y, dtype = _real_pair(x, y, "x", "y")
         d = x.shape[-1]
     inplace = _inplace_ok(x, y)
     X = torch.fft.rfft(x)
     Y = y.to(X.dtype) if keyed else torch.fft.rfft(y)
-    if inplace and X.device.type == "cpu" and _ordinary_scale(x) and (keyed or _ordinary_scale(y)):
-        # Fast path: project the raw product (one sgn instead of two). At ordinary scale no product overflows
-        # or turns subnormal, so sgn leaves every bin at modulus 1 except exact zeros (a zero bin of a factor),
-        # and each row's energy counts its nonzero bins. Only if some row falls short (structured input:
-        # zero-mean, periodic, all-zero) redo it with the per-factor convention. The branches cost a host
-        # sync, free on the CPU; CUDA takes the branch-free path below.
-        Z = _mul(X, Y, True, b_writable=not keyed).sgn_()
-        if Z.numel() == 0 or _all_bins_unit(Z):
-            return _out(torch.fft.irfft(Z, n=d), dtype)
-        X = torch.fft.rfft(x)
-        Y = y.to(X.dtype) if keyed else torch.fft.rfft(y)
-    # Per-factor: sgn of each spectrum (zero bins -> 1) as `project` does, then the product of two unit
-    # phasors, which cannot overflow or underflow whatever the scale of x and y.
-    X = _unit(X, inplace)
-    Y = Y if keyed else _unit(Y, inplace)  # a phasor_key is already a unit spectrum
     Z = _mul(X, Y, inplace, b_writable=not keyed)
-    return _out(torch.fft.irfft(Z, n=d), dtype)
+    Z = Z.sgn_() if inplace else torch.sgn(Z)
+    if Z.numel() == 0:
+        return _out(torch.fft.irfft(Z, n=d), dtype)
+    ms = [_row_absmax(x)] + ([] if keyed else [_row_absmax(y)])
+    extra = [_unit_energy_min(Z.detach())] + ([_key_defect(y)] if keyed and validation_enabled() else [])
+    stats = _scale_stats(ms, extra)  # the one device sync
+    names = ["x"] + ([] if keyed else ["y"])
+    _check_stats_finite(stats[:2 * len(ms)], names)
+    if keyed and validation_enabled() and not stats[-1] < 1e-3:
+        raise ValueError("key y must be a finite unit spectrum (a phasor_key: |y_k| = 1 in every bin), got "
+                         f"max ||y_k| - 1| = {stats[-1]}")
+    energy = stats[2 * len(ms)]
+    if all(_ordinary(lo, hi, x.dtype) for lo, hi in zip(stats[:2 * len(ms):2], stats[1:2 * len(ms):2])) \
+            and energy > math.sqrt(Z.shape[-1] - 0.5):
+        return _out(torch.fft.irfft(Z, n=d), dtype)
+    # Per-factor: sgn of each (rescaled) spectrum with zero bins -> 1, as `project` does, then the product of
+    # two unit phasors, which cannot overflow or underflow whatever the scale of x and y.
+    X = _unit(torch.fft.rfft(_pow2_rescale(x, ms[0])), inplace)
+    Y = y if keyed else _unit(torch.fft.rfft(_pow2_rescale(y, ms[1])), inplace)  # a key is already unit
+    return _out(torch.fft.irfft(_mul(X, Y, inplace, b_writable=not keyed), n=d), dtype)
 
 
 def random_phasor(*batch: int, d: int, generator: torch.Generator | None = None,

@@ -357,3 +357,65 @@ def test_phasor_bind_detects_a_single_zero_bin(d):
         ref = hg.bind(hg.project(x), hg.project(y))
         assert rel(out, ref) < (1e-4 if dtype == torch.float32 else 1e-10)
         assert abs(torch.fft.rfft(out.double())[0].abs().item() - 1) < 1e-4
+
+
+# ------------------------------------------------------------------------------------------- whole float range
+# Exponent ranges that reach the smallest subnormal and the largest finite number: x = m * 2**e with a mantissa
+# m of at most 20 significant bits, so that x is exact even as a subnormal; the projection is scale-invariant,
+# so the oracle is the float64 projection of m itself.
+EXP_RANGE = {torch.float32: (-129, 128), torch.float64: (-1054, 1024)}
+
+
+def _full_range(shape, seed, dtype, e):
+    g = torch.Generator().manual_seed(seed)
+    m = torch.randint(-(2 ** 20), 2 ** 20, shape, generator=g, dtype=torch.int64).double() * 2.0 ** -20
+    x = (m * 2.0 ** (e // 2) * 2.0 ** (e - e // 2)).to(dtype) if dtype == torch.float64 else \
+        (m * 2.0 ** e).to(dtype)
+    assert torch.equal(x.double() * 2.0 ** -(e // 2) * 2.0 ** -(e - e // 2), m)  # exact, subnormals included
+    return x, m
+
+
+@given(d=st.integers(1, 40), batch=batches, seed=seeds, dtype=dtypes, data=st.data())
+def test_project_and_phasor_bind_over_the_whole_float_range(d, batch, seed, dtype, data):
+    lo, hi = EXP_RANGE[dtype]
+    ex, ey = (data.draw(st.integers(lo, hi), label=n) for n in ("ex", "ey"))
+    x, mx = _full_range(batch + (d,), seed, dtype, ex)
+    y, my = _full_range((d,), seed + 1, dtype, ey)
+    if (mx == 0).all(-1).any() or (my == 0).all(-1).any():
+        return  # all-zero rows have their own test
+    tol = 1e-4 if dtype == torch.float32 else 1e-11
+    ref_x, ref_y = hg.project(mx), hg.project(my)
+    assert torch.isfinite(hg.project(x)).all()
+    assert rel(hg.project(x), ref_x) < tol
+    ref = hg.bind(ref_x, ref_y)
+    for out in (hg.phasor_bind(x, y), hg.phasor_bind(x, hg.phasor_key(y)),
+                hg.phasor_bind(x.clone().requires_grad_(True), y).detach()):  # fused, keyed, autograd paths
+        assert out.dtype == dtype and torch.isfinite(out).all()
+        assert rel(out, ref) < tol
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_extreme_scale_examples_that_gave_nan(dtype):
+    fi = torch.finfo(dtype)
+    sub = fi.tiny * fi.eps  # the smallest subnormal
+    g = torch.Generator().manual_seed(5)
+    v = torch.randn(3, 16, generator=g, dtype=torch.float64)
+    for x in (torch.full((16,), sub, dtype=dtype), (v * 1e-40).to(dtype), (v / v.abs().max() * fi.max / 32).to(dtype),
+              torch.tensor([sub, 0.0, -sub, 0.0, 2 * sub], dtype=dtype)):
+        p = hg.project(x)
+        assert torch.isfinite(p).all() and (spectrum_mod(p) - 1).abs().max().item() < 1e-5
+        assert rel(hg.phasor_bind(x, x), hg.bind(p, p)) < 1e-5
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_subnormal_bin_after_exact_cancellation_is_phase_zero(dtype):
+    # 1 and -1 cancel exactly in the DC bin, leaving a subnormal 2**-140 (float32) / 2**-1060 (float64) there:
+    # its exact phase is 0 (a positive real), and torch.sgn of a subnormal complex can return inf + nan j.
+    sub = 2.0 ** (-140 if dtype == torch.float32 else -1060)
+    for d in (5, 11, 64):
+        x = torch.zeros(d, dtype=dtype)
+        x[0], x[d - 1], x[d // 2] = 1.0, -1.0, sub
+        p = hg.project(x)
+        assert torch.isfinite(p).all() and (spectrum_mod(p) - 1).abs().max().item() < 1e-5
+        assert torch.fft.rfft(p.double())[0].real.item() > 0.999
+        assert torch.isfinite(hg.phasor_bind(x, x)).all()

@@ -110,6 +110,52 @@ def test_out_of_range_distances_warn_and_name_the_right_method():
         O.sas(u, dx, LAM, 2 * O.sas_distance_limit(16, dx, LAM))
 
 
+
+def _warns(fn) -> bool:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn()
+    return any(issubclass(w.category, O.OpticsValidityWarning) for w in caught)
+
+
+@pytest.mark.parametrize("n", [12, 16])
+def test_unbanded_asm_warns_exactly_where_its_sampling_aliases(n):
+    # white noise lights every frequency (the worst case for aliasing); the reference is the band-limited ASM
+    # on an 8x padded window (no light wraps into the output window). The unbanded transfer function is
+    # judged against the band-limited one on the same window, which has the same padding error but no
+    # aliasing: the warning must come where the unbanded one is much worse and stay away where it is not,
+    # on both sides of dx = lambda/2 (below it z_c = 0 and the old rule never warned, at errors of 10-40x).
+    u = _rand_field((n, n), torch.complex128, 18)
+    big_error_below_half_wavelength = False
+    for dxr in (0.25, 0.4, 0.5, 0.6, 1.0, 2.0):
+        dx = dxr * LAM
+        for zl in (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0):
+            z = zl * LAM
+            frac = O.asm_validity((n, n), dx, LAM, z)["aliased_fraction"]
+            warned = _warns(lambda: O.asm(u, dx, LAM, z, band_limit=False))
+            assert warned == (frac > O.MAX_ALIASED_FRACTION), (dxr, zl, frac)
+            ref = O.asm(u, dx, LAM, z, pad=8)
+            e_unbanded = relative_error(O.asm(u, dx, LAM, z, band_limit=False), ref)
+            e_banded = relative_error(O.asm(u, dx, LAM, z), ref)
+            if frac <= 0.1:
+                assert not warned and e_unbanded <= 1.5 * e_banded, (dxr, zl, frac, e_unbanded, e_banded)
+            if frac >= 0.5:
+                assert warned and e_unbanded >= 2 * e_banded and e_unbanded > 0.5, (dxr, zl, frac, e_unbanded)
+            big_error_below_half_wavelength |= dxr <= 0.5 and e_unbanded > 10 and warned
+    assert big_error_below_half_wavelength
+
+
+def test_aliased_fraction_is_zero_up_to_the_critical_distance_and_grows_beyond():
+    n, dx = 16, 2 * LAM
+    zc = O.critical_distance(n, dx, LAM)
+    # the disc's corner bins are stricter than the axis (z_c uses v = 0): zero well inside z_c, monotone after
+    fracs = [O.aliased_fraction((2 * n, 2 * n), dx, LAM, f * zc) for f in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)]
+    assert fracs[0] == fracs[1] == 0.0
+    assert all(a <= b for a, b in zip(fracs, fracs[1:])) and fracs[-1] > 0.9
+    assert O.aliased_fraction((2 * n, 2 * n), dx, LAM, -4 * zc) == fracs[4]
+    # a longer padded axis samples its chirp more finely: fewer aliased bins along it
+    assert O.aliased_fraction((2 * n, 8 * n), dx, LAM, 4 * zc) < fracs[4]
+
 # ------------------------------------------------------------------------------------------------ algebra
 
 @given(n=sizes, m=sizes, dxr=dx_over_lam, zr=z_over_zc, pad=pads, real=reals)
@@ -364,3 +410,22 @@ def test_evanescent_near_field_is_kept_by_fixed_and_dropped_by_snippet():
     evan = LAM ** 2 * (fx ** 2 + fy ** 2) > 1
     assert bool((H[evan] != 0).all()), "the band limit must not remove evanescent bins"
     assert relative_error(B.asm_seed(u, dx, LAM, z), exact) > 0.3
+
+
+# ------------------------------------------------------------------------------------------------ single FFT
+
+@given(n=st.integers(2, 17), pad=st.sampled_from([1, 2, 3]), chirp=st.booleans(), real=reals,
+       zr=st.floats(0.2, 50.0))
+def test_fresnel_and_fraunhofer_equal_the_direct_sum_for_odd_and_even_sizes(n, pad, chirp, real, zr):
+    # the FFT transform must equal the discrete Fresnel sum it implements for every parity of pad * N
+    # (the (-1)^m phase shortcut holds only for even pad * N: odd sizes came out ~ -1 x, half a pixel off)
+    dx = 2e-6
+    z = zr * n * dx * dx / LAM
+    cdt = _cdt(real)
+    u = _rand_field((2, n, n), cdt, 16)
+    fn = O.fresnel if chirp else O.fraunhofer
+    out, dq = fn(u, dx, LAM, z, pad=pad)
+    assert dq == pytest.approx(LAM * z / (pad * n * dx))
+    ref = O.fresnel_direct(u, dx, LAM, z, dq, input_chirp=chirp)
+    assert relative_error(out, ref) < 10 * _tol(cdt)
+
