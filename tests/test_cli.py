@@ -3,6 +3,7 @@ alignment and the progress display. Measuring is stubbed or runs on a two-entry 
 
 import io
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -212,6 +213,25 @@ def test_expected_steps_match_what_collect_reports(tiny_registry, monkeypatch):
         collect(devices=["cpu"], quick=quick, progress=lambda m: steps.append(m) if "\n" not in m else None,
                 speed=speed)
         assert len(steps) == expected_steps(["cpu"], None, quick, speed), steps
+
+
+def test_a_closed_stdout_is_exit_1_without_traceback(tiny_registry, monkeypatch):
+    """`neurophys list | head -1`: the reader leaves, the next write raises BrokenPipeError."""
+    read_end, write_end = os.pipe()
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self):
+            return write_end
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    try:
+        assert main(["list"]) == 1
+    finally:
+        os.close(read_end)
+        os.close(write_end)
 
 
 def test_unknown_domain_is_refused(tiny_registry):
