@@ -1,13 +1,15 @@
 """The `neurophys` command (also `python -m suite`): `report`, `compare` and `list`.
 
-Exit status: 0 done; 1 a pair or study failed (unless --allow-failures); 2 bad arguments or an output
-folder that cannot be used (nothing measured); 130 / 143 stopped by Ctrl-C / SIGTERM (nothing half-written).
+Exit status: 0 done; 1 a pair or study failed (unless --allow-failures), or stdout was closed early;
+2 bad arguments or an output folder that cannot be used (nothing measured); 130 / 143 stopped by Ctrl-C /
+SIGTERM (nothing half-written).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -106,7 +108,7 @@ class Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, file=self.stream, unit="step", dynamic_ncols=True, leave=True,
-                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
+                            bar_format="{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {desc}")
 
     def __call__(self, msg: str) -> None:
         if self.silent:
@@ -123,7 +125,7 @@ class Progress:
             self.bar.write(msg, file=self.stream)
         if step:
             self.bar.total = self.total
-            self.bar.set_postfix_str(" ".join(msg.split())[:60], refresh=False)
+            self.bar.set_description_str(" ".join(msg.split())[:60], refresh=False)
             self.bar.update(1)
 
     def close(self) -> None:
@@ -252,4 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd is None:
         parser.print_help(sys.stderr)
         return 2
-    return _guarded(lambda: args.func(args))
+    try:
+        return _guarded(lambda: args.func(args))
+    except BrokenPipeError:  # `neurophys list | head`: the reader left; no traceback (Python docs' recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
