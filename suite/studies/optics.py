@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from baselines import optics as nv
 from suite import optics as op
 from suite.checks import nonfinite_count, relative_error
-from suite.registry import Pair, Study, StudyContext, StudyResult, Verdict, register
+from suite.registry import Domain, Pair, Study, StudyContext, StudyResult, Verdict, register
 from suite.timing import measure
 
 LAM = 0.5e-6
@@ -584,3 +584,4 @@ STUDIES = [
 ]
 
 register(*PAIRS, *STUDIES)
+register(Domain("optics", "Diffractive optics (report sections 5 and 6.2)", claims=("O1", "O2", "O3", "O4", "O5", "O6")))
