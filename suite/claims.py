@@ -127,9 +127,9 @@ class Verdict:
 class Rule:
     """How a claim is judged from a study's measures.
 
-    confirmed / qualified: conditions joined by " and " (all must hold). The verdict is confirmed when the
-    confirmed conditions hold, else qualified when the qualified ones hold (when given), else `otherwise`
-    ("refuted" unless the claim can only be confirmed or qualified by this study). `shows` names further
+    confirmed / refuted / qualified: conditions joined by " and " (all must hold). The verdict is the first
+    of confirmed, refuted, qualified whose conditions (when given) hold, else `otherwise` ("refuted" unless
+    the study can only confirm or qualify the claim). `shows` names further
     measures quoted in the evidence; `value` the measure reported as the claim's number (default: the first
     one the rule reads). `about` says in a few words what the rule's study measures for this claim.
     """
@@ -138,6 +138,7 @@ class Rule:
     confirmed: str
     qualified: str = ""
     otherwise: VerdictKind = "refuted"
+    refuted: str = ""
     shows: tuple[str, ...] = ()
     value: str = ""
     about: str = ""
@@ -147,20 +148,22 @@ class Rule:
             raise ValueError(f"claim must be an id of CLAIMS ({', '.join(CLAIMS)}), got {self.claim!r}")
         if self.otherwise not in VERDICTS:
             raise ValueError(f"otherwise must be one of {VERDICTS}, got {self.otherwise!r}")
-        _conditions(self.confirmed), _conditions(self.qualified)  # parse now: a typo fails at import
+        for text in self._ordered().values():
+            _conditions(text)  # parse now: a typo fails at import
+
+    def _ordered(self) -> dict[str, str]:
+        return {k: t for k, t in (("confirmed", self.confirmed), ("refuted", self.refuted),
+                                  ("qualified", self.qualified)) if t}
 
     @property
     def measures(self) -> tuple[str, ...]:
         """Every measure the rule reads or quotes, in order, without repeats."""
-        names = [c.measure for c in _conditions(self.confirmed) + _conditions(self.qualified)]
+        names = [c.measure for t in self._ordered().values() for c in _conditions(t)]
         return tuple(dict.fromkeys([*names, *self.shows]))
 
     def text(self) -> str:
         """The rule in words, as the Methods section lists it."""
-        out = f"confirmed if {self.confirmed}"
-        if self.qualified:
-            out += f"; qualified if {self.qualified}"
-        return out + f"; otherwise {self.otherwise}"
+        return "; ".join([*(f"{k} if {t}" for k, t in self._ordered().items()), f"otherwise {self.otherwise}"])
 
     def judge(self, measures: Mapping[str, Any]) -> Verdict:
         missing = [m for m in self.measures if m not in measures]
@@ -174,12 +177,8 @@ class Rule:
         if unmeasurable:
             return Verdict(self.claim, NO_VERDICT, f"{numbers}: {', '.join(unmeasurable)} could not be told "
                              f"apart from noise, so no verdict ({self.text()})", value)
-        if all(c.holds(measures[c.measure]) for c in _conditions(self.confirmed)):
-            verdict = "confirmed"
-        elif self.qualified and all(c.holds(measures[c.measure]) for c in _conditions(self.qualified)):
-            verdict = "qualified"
-        else:
-            verdict = self.otherwise
+        verdict = next((k for k, t in self._ordered().items()
+                        if all(c.holds(measures[c.measure]) for c in _conditions(t))), self.otherwise)
         prefix = f"{self.about}: " if self.about else ""
         return Verdict(self.claim, verdict, f"{prefix}{numbers} ({self.text()})", value)
 

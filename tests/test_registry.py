@@ -123,3 +123,10 @@ def test_crossover_and_exponent_from_a_sweep():
     assert harness.speedup_at(rows, "naive", "fixed") == pytest.approx(512 * 512e-4 / 5.12)
     overlap = [row("naive", 64, 1.0), {**row("fixed", 64, 1.005)}]
     assert harness.speedup_at(overlap, "naive", "fixed") is None
+
+
+def test_rule_refuted_clause_is_checked_before_qualified():
+    rule = Rule("O6", "a >= 1e-4 and b > 1", refuted="a < 1e-4 and c > 100", otherwise="qualified")
+    assert rule.text() == "confirmed if a >= 1e-4 and b > 1; refuted if a < 1e-4 and c > 100; otherwise qualified"
+    assert [rule.judge(dict(a=a, b=b, c=c)).verdict for a, b, c in ((1e-3, 2, 0), (1e-5, 0, 200), (1e-5, 0, 1))] \
+        == ["confirmed", "refuted", "qualified"]

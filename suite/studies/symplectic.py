@@ -16,6 +16,7 @@ from torch import nn
 from baselines import symplectic as nv
 from suite import symplectic as sy
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
+from suite.symplectic_references import oscillator_flow
 
 H_OSC = 0.1  # step of the oscillator pair (ANCHORS: Euler's energy x20959 after 1000 steps at h = 0.1)
 _OSC = sy.HarmonicOscillator()
@@ -39,9 +40,7 @@ def leapfrog_osc(q0, p0, steps):
 
 def osc_oracle(q0, p0, steps):
     """Exact flow q(t) = q0 cos t + p0 sin t at t = n h (float64, analytic)."""
-    t = torch.arange(int(steps) + 1, dtype=torch.float64) * H_OSC
-    q0, p0 = (x.detach().to("cpu", torch.float64) for x in (q0, p0))
-    return q0 * torch.cos(t)[:, None, None] + p0 * torch.sin(t)[:, None, None]
+    return oscillator_flow(q0, p0, H_OSC, steps)
 
 
 register(Pair(
@@ -137,17 +136,6 @@ def energy_drift(ctx: StudyContext) -> StudyResult:
 
 
 # ----------------------------------------------------------------------------------- SympNet vs MLP
-class ResidualMLP(nn.Module):
-    """Unconstrained baseline x -> x + MLP(x) (one tanh hidden layer), sized to match the SympNet."""
-
-    def __init__(self, dim: int, hidden: int):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(2 * dim, hidden), nn.Tanh(), nn.Linear(hidden, 2 * dim))
-
-    def forward(self, x):
-        return x + self.net(x)
-
-
 def _n_params(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 
@@ -191,7 +179,7 @@ def sympnet(ctx: StudyContext) -> StudyResult:
     traj = _rollout(lambda x: _pendulum_flow(x, h), torch.cat([q0, p0], -1).to(dev), ctx.p.traj_len)
     X, Y = traj[:-1].reshape(-1, 2), traj[1:].reshape(-1, 2)
     symp = sy.GSympNet(1, layers=4, width=12).to(dev, dt)
-    models = {"sympnet": symp, "mlp": ResidualMLP(1, max(1, round((_n_params(symp) - 2) / 5))).to(dev, dt)}
+    models = {"sympnet": symp, "mlp": nv.ResidualMLP(1, max(1, round((_n_params(symp) - 2) / 5))).to(dev, dt)}
     test = torch.tensor([[1.0, 0.0], [0.5, 0.5], [-1.2, 0.3]], dtype=dt, device=dev)
     H0 = pend.energy(test[:, :1], test[:, 1:])
     ref = _rollout(lambda x: _pendulum_flow(x, h), test, ctx.p.horizon)
