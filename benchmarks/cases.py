@@ -91,7 +91,19 @@ def prepare(pair, size: int, impl: str, device: str, seed: int = 0):
     reason = pair.skip_reason(impl, size, device)
     if reason:
         raise NotImplementedError(reason)
-    return pair.impl(impl), pair.inputs(size, device, seed)
+    return with_threads(pair.impl(impl), getattr(pair, "threads", None)), pair.inputs(size, device, seed)
+
+
+def with_threads(fn, n: int | None):
+    """`fn` run on the pair's declared intra-op thread count (as the report times it), or unchanged."""
+    if n is None:
+        return fn
+    from suite.timing import threads
+
+    def call(*args):
+        with threads(n):
+            return fn(*args)
+    return call
 
 
 def capped_error(pair, out, args) -> float:

@@ -211,3 +211,16 @@ def test_compare_flags_devices_that_disagree(fake_registry, tmp_path):
     claims = pd.read_csv(tmp_path / "c" / "claims.csv").set_index("claim")
     assert claims.loc["H1", "disagree"] == "yes: confirmed vs refuted"
     assert pd.isna(claims.loc["H2", "disagree"])
+
+
+def test_pair_thread_policy_is_what_its_timings_ran_with(fake_registry, tmp_path):
+    import dataclasses
+
+    pairs, _ = fake_registry
+    pairs["demo.scale"] = dataclasses.replace(pairs["demo.scale"], threads=1)
+    before = torch.get_num_threads()
+    res = generate(tmp_path / "r", devices=["cpu"], quick=True)
+    assert {r["threads"] for r in res.speed if r["status"] == "ok"} == {1}
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads must be a positive int"):
+        dataclasses.replace(pairs["demo.scale"], threads=0)
