@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 import baselines.hyperbolic as nv
 import suite.hyperbolic as hy
+import suite.hyperbolic_references as ref
 from suite.hyperbolic.gmvae import GMVAE, EuclideanVAE, WrappedNormalVAE, hierarchical_dataset
 from suite.harness import speedup_at
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
@@ -44,19 +45,6 @@ def _tangent_inputs(size, device, dtype, gen):
     near = (torch.arange(size) % 2 == 1).unsqueeze(-1)
     w = torch.where(near, w_near, w_far)
     return v.to(device=device, dtype=dtype), w.to(device=device, dtype=dtype)
-
-
-def _polar_oracle(v, w):
-    """float64 reference by a different route than the fixed code: cosh d - 1 = 2 sinh^2((r1 - r2)/2)
-    + 2 sinh r1 sinh r2 sin^2(theta/2), arcosh(1 + t) = log1p(t + sqrt(t (t + 2))); valid (no overflow,
-    no cancellation) for radii <= ~300 in float64."""
-    v, w = v.double().cpu(), w.double().cpu()
-    r1, r2 = v.norm(dim=-1), w.norm(dim=-1)
-    u1 = v / r1.clamp_min(1e-300).unsqueeze(-1)
-    u2 = w / r2.clamp_min(1e-300).unsqueeze(-1)
-    s2 = ((u1 - u2) ** 2).sum(-1) / 4
-    t = 2 * torch.sinh((r1 - r2) / 2) ** 2 + 2 * torch.sinh(r1) * torch.sinh(r2) * s2
-    return torch.log1p(t + torch.sqrt(t * (t + 2)))
 
 
 def naive_tangent_poincare(v, w):
@@ -87,22 +75,10 @@ def _lorentz_inputs(size, device, dtype, gen):
             hy.lorentz_expmap0(w).to(device=device, dtype=dtype))
 
 
-def _lorentz_oracle(x, y):
-    """Distance between the points that the stored spatial coordinates denote (x_0 recomputed in float64,
-    so float32 rounding off the hyperboloid does not count against anyone), via the polar formula."""
-    def to_tangent(p):
-        xs = p[..., 1:].double().cpu()
-        n = xs.norm(dim=-1, keepdim=True)
-        return torch.asinh(n) * xs / n.clamp_min(1e-300)
-    return _polar_oracle(to_tangent(x), to_tangent(y))
-
-
-
-
 PAIRS = [
     Pair(name="hyperbolic.distance", naive=naive_tangent_poincare, fixed=hy.tangent_distance,
          make_inputs=_tangent_inputs, sizes=(1_000, 100_000, 1_000_000), quick_sizes=(1_000,),
-         oracle=_polar_oracle, claim="Y1", size_label="pairs (dim 16)",
+         oracle=ref.polar_distance, claim="Y1", size_label="pairs (dim 16)",
          description="Distance between exp_0(v) and exp_0(w) for tangent vectors at radius 0..20: textbook "
                      "float32 Poincare arcosh (naive) vs the log-domain tangent form (fixed); variants map to "
                      "geoopt's Lorentz / PoincareBall and to the stable Lorentz form (timings include the map).",
@@ -110,7 +86,7 @@ PAIRS = [
                    "stable_lorentz": stable_lorentz_tangent}),
     Pair(name="hyperbolic.lorentz_distance", naive=nv.lorentz_distance_arcosh, fixed=hy.lorentz_distance,
          make_inputs=_lorentz_inputs, sizes=(1_000, 100_000, 1_000_000), quick_sizes=(1_000,),
-         oracle=_lorentz_oracle, claim="Y2", size_label="pairs (dim 16)",
+         oracle=ref.lorentz_stored_distance, claim="Y2", size_label="pairs (dim 16)",
          description="Lorentz distance of nearby points (separation 0.01-0.1) at radius 0..6: arcosh(-<x,y>_L) "
                      "(naive, geoopt's formula) vs 2 asinh(sqrt(<y-x,y-x>_L)/2) (fixed, with the on-manifold "
                      "check); variant geoopt Lorentz.dist.",
@@ -135,43 +111,6 @@ def _mp_points(R, sep, delta, u1, e, u_far):
     s2 = sum((a - b) ** 2 for a, b in zip(u1, u_far)) / 4
     d = 2 * mpmath.asinh(mpmath.sqrt(mpmath.sinh(R) ** 2 * s2))
     return (R, u1), (R, u_far), d
-
-
-def _mp_dist_tangent(v, w):
-    """Exact distance between exp_0 of stored tangent vectors (mpmath)."""
-    v = [mpmath.mpf(float(a)) for a in v]
-    w = [mpmath.mpf(float(a)) for a in w]
-    r1, r2 = mpmath.sqrt(sum(a * a for a in v)), mpmath.sqrt(sum(a * a for a in w))
-    if r1 == 0 or r2 == 0:
-        return abs(r1 - r2)
-    s2 = sum((a / r1 - b / r2) ** 2 for a, b in zip(v, w)) / 4
-    return 2 * mpmath.asinh(mpmath.sqrt(mpmath.sinh((r1 - r2) / 2) ** 2 + mpmath.sinh(r1) * mpmath.sinh(r2) * s2))
-
-
-def _mp_dist_poincare(p, q):
-    p = [mpmath.mpf(float(a)) for a in p]
-    q = [mpmath.mpf(float(a)) for a in q]
-    den = (1 - sum(a * a for a in p)) * (1 - sum(b * b for b in q))
-    if den <= 0:
-        return mpmath.inf
-    return mpmath.acosh(1 + 2 * sum((a - b) ** 2 for a, b in zip(p, q)) / den)
-
-
-def _mp_dist_lorentz(x, y):
-    """Distance between the points denoted by the stored spatial coordinates (x_0 recomputed)."""
-    def tan(p):
-        xs = [mpmath.mpf(float(a)) for a in p[1:]]
-        n = mpmath.sqrt(sum(a * a for a in xs))
-        return [a * mpmath.asinh(n) / n for a in xs] if n else xs
-    return _mp_dist_tangent_mp(tan(x), tan(y))
-
-
-def _mp_dist_tangent_mp(v, w):
-    r1, r2 = mpmath.sqrt(sum(a * a for a in v)), mpmath.sqrt(sum(a * a for a in w))
-    if r1 == 0 or r2 == 0:
-        return abs(r1 - r2)
-    s2 = sum((a / r1 - b / r2) ** 2 for a, b in zip(v, w)) / 4
-    return 2 * mpmath.asinh(mpmath.sqrt(mpmath.sinh((r1 - r2) / 2) ** 2 + mpmath.sinh(r1) * mpmath.sinh(r2) * s2))
 
 
 def _store(R, u, dtype):
@@ -257,10 +196,11 @@ def _precision_rows(ctx: StudyContext) -> pd.DataFrame:
                     v, p, x = _store(R1, a1, dtype)
                     w, q, y = _store(R2, a2, dtype)
                     got = _eval_methods(ctx.device, v, w, p, q, x, y)
-                    stored = {"raw Poincare (arcosh)": _mp_dist_poincare(p, q),
-                              "geoopt PoincareBall": _mp_dist_poincare(p, q),
-                              "geoopt Lorentz": _mp_dist_lorentz(x, y), "stable Lorentz": _mp_dist_lorentz(x, y),
-                              "tangent form": _mp_dist_tangent(v, w)}
+                    stored = {"raw Poincare (arcosh)": ref.mp_poincare_distance(p, q),
+                              "geoopt PoincareBall": ref.mp_poincare_distance(p, q),
+                              "geoopt Lorentz": ref.mp_lorentz_distance(x, y),
+                              "stable Lorentz": ref.mp_lorentz_distance(x, y),
+                              "tangent form": ref.mp_tangent_distance(v, w)}
                     for m in METHODS:
                         rows.append(dict(method=m, dtype=str(dtype).replace("torch.", ""), separation=sep,
                                          radius=R, trial=t, distance=got[m], true_distance=float(d_true),
