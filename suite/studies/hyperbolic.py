@@ -78,6 +78,7 @@ def _lorentz_inputs(size, device, dtype, gen):
 PAIRS = [
     Pair(name="hyperbolic.distance", naive=naive_tangent_poincare, fixed=hy.tangent_distance,
          make_inputs=_tangent_inputs, sizes=(1_000, 100_000, 1_000_000), quick_sizes=(1_000,),
+         cuda_sizes=(1_000_000, 4_000_000, 16_000_000),  # >= 2x the H200 L2 per operand
          oracle=ref.polar_distance, claim="Y1", size_label="pairs (dim 16)",
          description="Distance between exp_0(v) and exp_0(w) for tangent vectors at radius 0..20: textbook "
                      "float32 Poincare arcosh (naive) vs the log-domain tangent form (fixed); variants map to "
@@ -86,6 +87,7 @@ PAIRS = [
                    "stable_lorentz": stable_lorentz_tangent}),
     Pair(name="hyperbolic.lorentz_distance", naive=nv.lorentz_distance_arcosh, fixed=hy.lorentz_distance,
          make_inputs=_lorentz_inputs, sizes=(1_000, 100_000, 1_000_000), quick_sizes=(1_000,),
+         cuda_sizes=(1_000_000, 4_000_000, 16_000_000),  # >= 2x the H200 L2 per operand
          oracle=ref.lorentz_stored_distance, claim="Y2", size_label="pairs (dim 16)",
          description="Lorentz distance of nearby points (separation 0.01-0.1) at radius 0..6: arcosh(-<x,y>_L) "
                      "(naive, geoopt's formula) vs 2 asinh(sqrt(<y-x,y-x>_L)/2) (fixed, with the on-manifold "
