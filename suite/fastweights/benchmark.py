@@ -9,6 +9,7 @@ skips the remaining rows (Triton compile time counts) and says so.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -17,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from suite.checks import relative_error, validation
-from suite.fastweights.delta import delta_rule, gated_delta_rule
+from suite.fastweights.delta import _chunk_forward, _run, delta_rule, gated_delta_rule
 
 SIZES = ((4, 8, 1024, 64), (4, 8, 4096, 64), (2, 16, 8192, 128))
 
@@ -38,16 +39,12 @@ def _impls(gated):
     extra = lambda g: (g,) if gated else ()  # noqa: E731
 
     def suite(backend, precision="ieee"):
-        def run(q, k, v, b, g):
-            if backend == "triton" and precision != "ieee":
-                orig = _triton.state_recurrence
-                _triton.state_recurrence = lambda *a: orig(*a, precision=precision)
-                try:
-                    return op(q, k, v, b, *extra(g), backend="triton")[0]
-                finally:
-                    _triton.state_recurrence = orig
-            return op(q, k, v, b, *extra(g), backend=backend)[0]
-        return run
+        if backend == "torch" or precision == "ieee":
+            return lambda q, k, v, b, g: op(q, k, v, b, *extra(g), backend=backend)[0]
+        rec = functools.partial(_triton.state_recurrence, precision=precision)
+        fwd = lambda q, k, v, b, g, S0, s: _chunk_forward(q, k, v, b, g, S0, s, min(64, q.shape[2]), rec)  # noqa
+        return lambda q, k, v, b, g: _run(fwd, q, k, v, b, g, scale=None, initial_state=None,
+                                          output_final_state=False, layout="BHTD")[0]
 
     impls = {"suite fp32 torch": (suite("torch"), torch.float32),
              "suite fp32 triton ieee": (suite("triton"), torch.float32),

@@ -94,6 +94,11 @@ def _triton_module():
     return _triton
 
 
+def _recurrence(backend, device: torch.device):
+    """The state recurrence for `backend` in ("auto", "torch", "triton") and tensors on `device`."""
+    return _triton_module().state_recurrence if _resolve_backend(backend, device) == "triton" else _state_recurrence
+
+
 def _resolve_backend(backend, device: torch.device) -> str:
     """'torch' or 'triton' for `backend` in ("auto", "torch", "triton") and tensors on `device`."""
     if backend not in ("auto", "torch", "triton"):
@@ -130,7 +135,7 @@ def _state_recurrence(u, w, kt, decay_last, S):
     return torch.stack(states, 1), torch.stack(u_news, 1), S
 
 
-def _chunk_forward(q, k, v, beta, g, S0, scale, C, backend="torch"):
+def _chunk_forward(q, k, v, beta, g, S0, scale, C, recurrence=None):
     """Chunkwise (gated) delta rule on [B, H, T, *] tensors of the compute dtype; returns (o, S_T).
 
     Per chunk of C steps (K, Q in R^{C x Dk}, V in R^{C x Dv}, b = beta; with a gate, c_i = sum_{j<=i} g_j
@@ -179,10 +184,7 @@ def _chunk_forward(q, k, v, beta, g, S0, scale, C, backend="torch"):
         t_mat = _unit_lower_inverse(lower).mul_(bt)
     w, u = t_mat @ k_in, t_mat @ v
     S = S0.reshape(B * H, Dk, Dv) if S0 is not None else k.new_zeros(B * H, Dk, Dv)
-    if backend == "triton":
-        states, u_new, S = _triton_module().state_recurrence(u, w, kt_state, decay_last, S)
-    else:
-        states, u_new, S = _state_recurrence(u, w, kt_state, decay_last, S)
+    states, u_new, S = (recurrence or _state_recurrence)(u, w, kt_state, decay_last, S)
     # The outputs need only each chunk's entering state and corrected values: one batched pass after the
     # loop instead of small launches per chunk inside it (the loop is launch-bound on GPUs).
     o = torch.matmul(q_in, states) + torch.matmul(qk, u_new)
@@ -257,9 +259,9 @@ def delta_rule(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=None, 
     [1.0, 2.0]
     """
     _check_chunk_size(chunk_size)
-    impl = _resolve_backend(backend, q.device if isinstance(q, torch.Tensor) else torch.device("cpu"))
+    rec = _recurrence(backend, q.device if isinstance(q, torch.Tensor) else torch.device("cpu"))
     return _run(lambda q, k, v, b, g, S0, s: _chunk_forward(q, k, v, b, None, S0, s, min(chunk_size, q.shape[2]),
-                                                            impl),
+                                                            rec),
                 q, k, v, beta, None, scale=scale, initial_state=initial_state,
                 output_final_state=output_final_state, layout=layout)
 
@@ -304,9 +306,9 @@ def gated_delta_rule(q, k, v, beta, g, *, scale=None, chunk_size=64, initial_sta
     [1.0, 2.0]
     """
     _check_chunk_size(chunk_size)
-    impl = _resolve_backend(backend, q.device if isinstance(q, torch.Tensor) else torch.device("cpu"))
+    rec = _recurrence(backend, q.device if isinstance(q, torch.Tensor) else torch.device("cpu"))
     return _run(lambda q, k, v, b, g, S0, s: _chunk_forward(q, k, v, b, g, S0, s, min(chunk_size, q.shape[2]),
-                                                            impl),
+                                                            rec),
                 q, k, v, beta, g, scale=scale, initial_state=initial_state,
                 output_final_state=output_final_state, layout=layout)
 
