@@ -45,6 +45,8 @@ class Pair:
     cuda_sizes: full-mode timing sizes on CUDA when `sizes` would be launch-bound there (the data should be
         several times the GPU's L2 cache, 60 MB on an H200); empty: `sizes` on every device.
     tolerance: the largest relative error vs the oracle the fixed implementation may show at quick sizes.
+    threads: intra-op CPU threads its timings run with (None: the caller's setting), e.g. 1 for small FFTs
+        whose multi-threaded timings are scheduler-quantised on a shared machine.
     """
 
     name: str
@@ -64,6 +66,7 @@ class Pair:
     skip: Callable[[str, int, str], str | None] | None = None
     cuda_sizes: tuple[int, ...] = ()
     tolerance: float = 5e-2
+    threads: int | None = None
 
     @property
     def domain(self) -> str:
@@ -83,6 +86,11 @@ class Pair:
         if quick:
             return self.quick_sizes or self.sizes[:1]
         return self.cuda_sizes if device == "cuda" and self.cuda_sizes else self.sizes
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ValueError(f"pair {self.name!r}: threads must be a positive int or None, got {self.threads!r}")
 
     def skip_reason(self, impl: str, size: int, device: str) -> str | None:
         return self.skip(impl, size, device) if self.skip else None

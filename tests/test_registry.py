@@ -94,7 +94,8 @@ def test_every_impl_runs_and_fixed_matches_oracle(pair, device):
 
 def test_study_seed_depends_on_name_and_seed():
     a = harness.study_seed("x.a", 0)
-    assert a == harness.study_seed("x.a", 0) and a != harness.study_seed("x.b", 0) != harness.study_seed("x.a", 1)
+    assert a == harness.study_seed("x.a", 0)
+    assert a != harness.study_seed("x.b", 0) and a != harness.study_seed("x.a", 1)
 
 
 def test_rule_verdicts_and_no_verdict_on_unmeasurable():
@@ -121,12 +122,16 @@ def test_crossover_and_exponent_from_a_sweep():
     assert harness.exponent(rows, "fixed") == pytest.approx(1.0)
     assert harness.crossover(rows, "naive", "fixed") == pytest.approx(100.0, rel=1e-6)
     assert harness.speedup_at(rows, "naive", "fixed") == pytest.approx(512 * 512e-4 / 5.12)
+    noisy = [row("naive", 32, 1.0), row("fixed", 32, 0.5)] + rows  # a win at 32, then a loss at 64
+    assert harness.crossover(noisy, "naive", "fixed") == pytest.approx(100.0, rel=1e-6)
     overlap = [row("naive", 64, 1.0), {**row("fixed", 64, 1.005)}]
     assert harness.speedup_at(overlap, "naive", "fixed") is None
 
 
 def test_rule_refuted_clause_is_checked_before_qualified():
-    rule = Rule("O6", "a >= 1e-4 and b > 1", refuted="a < 1e-4 and c > 100", otherwise="qualified")
-    assert rule.text() == "confirmed if a >= 1e-4 and b > 1; refuted if a < 1e-4 and c > 100; otherwise qualified"
+    rule = Rule("O6", "a >= 1e-4 and b > 1", refuted="a < 1e-4 and c > 100", qualified="c > 50",
+                otherwise="qualified")
+    assert rule.text() == ("confirmed if a >= 1e-4 and b > 1; refuted if a < 1e-4 and c > 100; qualified if c > 50; "
+                           "otherwise qualified")
     assert [rule.judge(dict(a=a, b=b, c=c)).verdict for a, b, c in ((1e-3, 2, 0), (1e-5, 0, 200), (1e-5, 0, 1))] \
         == ["confirmed", "refuted", "qualified"]

@@ -197,3 +197,30 @@ def test_real_registry_quick_report_runs_every_study_and_judges_every_claim(tmp_
     assert [c["claim"] for c in data["claims"] if c["verdict"] == "not measured"] == []
     html = (tmp_path / "real" / "index.html").read_text()
     assert html.count("data:image/png;base64,") >= len(registry.domains())
+
+
+def test_compare_flags_devices_that_disagree(fake_registry, tmp_path):
+    generate(tmp_path / "a", devices=["cpu"], quick=True, speed=False)
+    generate(tmp_path / "b", devices=["cpu"], quick=True, speed=False)
+    data = json.loads((tmp_path / "b" / "results.json").read_text())
+    for c in data["claims"]:
+        if c["claim"] == "H1":
+            c["by_device"] = {"cpu": "refuted"}  # as if another machine measured the opposite
+    (tmp_path / "b" / "results.json").write_text(json.dumps(data))
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c")]) == 0
+    claims = pd.read_csv(tmp_path / "c" / "claims.csv").set_index("claim")
+    assert claims.loc["H1", "disagree"] == "yes: confirmed vs refuted"
+    assert pd.isna(claims.loc["H2", "disagree"])
+
+
+def test_pair_thread_policy_is_what_its_timings_ran_with(fake_registry, tmp_path):
+    import dataclasses
+
+    pairs, _ = fake_registry
+    pairs["demo.scale"] = dataclasses.replace(pairs["demo.scale"], threads=1)
+    before = torch.get_num_threads()
+    res = generate(tmp_path / "r", devices=["cpu"], quick=True)
+    assert {r["threads"] for r in res.speed if r["status"] == "ok"} == {1}
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads must be a positive int"):
+        dataclasses.replace(pairs["demo.scale"], threads=0)

@@ -210,7 +210,7 @@ def speed_rows(pair: Pair, device: str, quick: bool, seed: int, progress: Progre
                             return fn(*args)
 
                     t = measure(call, repeats=3 if quick else 7, min_time=0.02 if quick else 0.2,
-                                max_time=2.0 if quick else 10.0)
+                                max_time=2.0 if quick else 10.0, num_threads=pair.threads)
                 return dict(median_ms=t.median_ms, q10_ms=t.q10 * 1e3, q25_ms=t.q25 * 1e3, q75_ms=t.q75 * 1e3,
                             repeats=t.repeats, threads=t.threads, load=t.load, cores=t.cores)
 
