@@ -75,7 +75,8 @@ PAIR_DELTA = Pair(
     fixed=fw.delta_rule,
     make_inputs=_make_delta(2, 4),
     sizes=(256, 512, 1024, 2048, 4096, 8192),
-    quick_sizes=(64, 128),
+    quick_sizes=(128, 256),
+    threads=1,  # the per-step loop's tiny ops stall on OpenMP hand-offs on a shared machine (measured 100x)
     oracle=delta_oracle,
     size_label="T",
     description="delta rule, B=2 H=4 D=64, unit keys, beta=sigmoid: per-step Python loop (naive) vs "
@@ -379,7 +380,7 @@ register(
                       about="last-output RMS of additive elu+1 without z_t over the values' RMS; delta rule "
                             "without z_t"))),
     Study("fastweights.speed", "Delta rule speed vs T: per-step loop, recurrent, chunk port, chunkwise", speed,
-          sweep=dict(T=(128, 2048)), key=("speedup_vs_loop", "speedup_vs_port", "fixed_exponent")),
+          sweep=dict(T=(256, 2048)), key=("speedup_vs_loop", "speedup_vs_port", "fixed_exponent")),
     Study("fastweights.checklist", "Research report 6.3 checklist (retrocausal) with measured verdicts", checklist,
           needs=CHECKLIST_NEEDS, key=tuple(f"{c}_holds" for c, *_ in CHECKLIST)),
 )

@@ -211,7 +211,8 @@ PAIRS = [
 
 
 
-# speed-only sweeps (Table 1's time column and claim H6): no oracle, because the outputs differ in kind
+# speed-only sweeps (Table 1's time column and claim H6), timed on one intra-op thread (small FFTs on a
+# shared machine: OpenMP hand-offs would bend the fitted exponents): no oracle, because the outputs differ in kind
 # (a d x d tensor vs a d-vector) or because the float64 definition at these sizes would take minutes; the
 # accuracy of the same implementations is judged by the pairs above.
 def _batch_of(batch):
@@ -251,7 +252,7 @@ def _layer_pair(batch: int) -> Pair:
     return Pair(name=f"holographic.dense_vs_circulant_b{batch}", naive=dense_layer, fixed=circulant_layer,
                 make_inputs=_dense_layer_inputs(batch), sizes=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
                 quick_sizes=(256, 1024, 4096), cuda_sizes=(1024, 2048, 4096, 8192, 16384), claim="H6",
-                size_label="N", variants={"materialised": materialised_layer}, skip=_skip_materialised,
+                size_label="N", variants={"materialised": materialised_layer}, skip=_skip_materialised, threads=1,
                 description=f"a layer of width N on a batch of {batch}: dense matmul with a prebuilt N x N weight "
                             "(N^2 parameters) vs the FFT circulant layer (N parameters); variant: the circulant "
                             "materialised per call. Speed-only (accuracy: holographic.circulant)")
@@ -261,11 +262,12 @@ PAIRS += [
     Pair(name="holographic.bind_scaling", naive=nv.bind_fft, fixed=hg.bind, make_inputs=_batch_of(64),
          sizes=(256, 512, 1024, 2048, 4096, 8192, 16384), quick_sizes=(1024, 2048, 4096),
          cuda_sizes=(1 << 14, 1 << 16, 1 << 18, 1 << 20), size_label="d", variants={"phasor_bind": hg.phasor_bind},
+         threads=1,
          description="time vs d of circular convolution on a batch of 64: torchhd's fft bind vs the rfft bind, "
                      "and the fused phasor bind (Table 1 row 2). Speed-only (accuracy: holographic.bind)"),
     Pair(name="holographic.tensor_product", naive=nv.tensor_bind, fixed=hg.bind, make_inputs=_batch_of(4),
          sizes=(64, 128, 256, 512, 1024), quick_sizes=(128, 256, 512), cuda_sizes=(1024, 2048, 4096),
-         size_label="d", variants={"direct": nv.circular_conv_direct},
+         size_label="d", variants={"direct": nv.circular_conv_direct}, threads=1,
          description="time vs d on a batch of 4: Smolensky's tensor-product binding (d^2 outputs, Table 1 row 1) "
                      "vs circular convolution (d outputs); variant: the O(d^2) definition of the convolution. "
                      "Speed-only: the outputs differ in kind"),
