@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from baselines import holographic as nv
 from suite import harness
 from suite import holographic as hg
+from suite import holographic_references as ref
 from suite.checks import nonfinite_count
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
 
@@ -34,19 +35,6 @@ def gauss(*shape: int, gen: torch.Generator, dtype=torch.float32, device="cpu") 
 
 def cos(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return F.cosine_similarity(a.double(), b.double(), dim=-1)
-
-
-def involution_index(d: int, device) -> torch.Tensor:
-    return (-torch.arange(d, device=device)) % d
-
-
-def project_f64(x: torch.Tensor) -> torch.Tensor:
-    """Oracle projection in complex128 through the FULL DFT (independent of the fixed rfft path); a zero bin
-    gets phase 0, as in the fixed convention."""
-    X = torch.fft.fft(x.double())
-    mag = X.abs()
-    P = torch.where(mag > 0, X / torch.where(mag > 0, mag, torch.ones_like(mag)), torch.ones_like(X))
-    return torch.fft.ifft(P).real
 
 
 def codebook_accuracy(d: int, k: int, items: int, trials: int, gen: torch.Generator, *, keys: str = "gauss",
@@ -66,39 +54,45 @@ def codebook_accuracy(d: int, k: int, items: int, trials: int, gen: torch.Genera
     return acc, cos(out, codebook[idx[:, 0]]).mean().item()
 
 
+DISTRIBUTIONS = {  # id: (what, sampler(shape, gen)), float32; the distributions compared in H4
+    "gauss": ("Gaussian N(0, 1/d)", lambda shape, gen: gauss(*shape, gen=gen)),
+    "sphere": ("uniform on the hypersphere", lambda shape, gen: F.normalize(torch.randn(*shape, generator=gen), dim=-1)),
+    "relu_gauss": ("ReLU(Gaussian) (non-negative)",
+                   lambda shape, gen: torch.relu(torch.randn(*shape, generator=gen)) * math.sqrt(2 / shape[-1])),
+    "uniform01": ("uniform[0, 1] (non-zero mean)",
+                  lambda shape, gen: torch.rand(*shape, generator=gen) / math.sqrt(shape[-1] / 3)),
+    "uniform01_projected": ("uniform[0, 1], projected (fixed)",
+                            lambda shape, gen: hg.project(torch.rand(*shape, generator=gen))),
+}
+
+
 def draw(dist: str, *shape: int, gen: torch.Generator) -> torch.Tensor:
-    """Vectors from the distributions compared in H4 (all float32)."""
-    d = shape[-1]
-    if dist == "gauss":
-        return gauss(*shape, gen=gen)
-    if dist == "sphere":
-        return F.normalize(torch.randn(*shape, generator=gen), dim=-1)
-    if dist == "uniform01":
-        return torch.rand(*shape, generator=gen) / math.sqrt(d / 3)
-    if dist == "uniform01_projected":
-        return hg.project(torch.rand(*shape, generator=gen))
-    if dist == "relu_gauss":
-        return torch.relu(torch.randn(*shape, generator=gen)) * math.sqrt(2 / d)
-    raise ValueError(f"unknown distribution {dist!r}")
+    return DISTRIBUTIONS[dist][1](shape, gen)
 
 
 def _fig(title: str, xlabel: str, ylabel: str, *, logx=False, logy=False):
     fig = Figure(figsize=(6.4, 4.0))
     ax = fig.add_subplot(111)
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if logx:
-        ax.set_xscale("log", base=2)
-    if logy:
-        ax.set_yscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear",
+           yscale="log" if logy else "linear")
     ax.grid(True, alpha=0.3)
     return fig, ax
 
 
+def _lines(ax, df: pd.DataFrame, x: str, y: str, by, **style) -> None:
+    """One marked line of y vs x per group of `by`, with a legend."""
+    for name, g in df.groupby(by, sort=False):
+        ax.plot(g[x], g[y], marker="o", label=name if isinstance(name, str) else ": ".join(map(str, name)), **style)
+    ax.legend(fontsize=7)
+
+
 # ============================================================================================ pairs
-def _two_vectors(size, device, dtype, gen):
-    return gauss(BATCH, size, gen=gen, dtype=dtype, device=device), gauss(BATCH, size, gen=gen, dtype=dtype, device=device)
+def _batch_of(batch):
+    """Inputs of a binding: two batches of N(0, 1/d) vectors."""
+    def make(size, device, dtype, gen):
+        return gauss(batch, size, gen=gen, dtype=dtype, device=device), gauss(batch, size, gen=gen, dtype=dtype,
+                                                                              device=device)
+    return make
 
 
 def _one_vector(size, device, dtype, gen):
@@ -122,26 +116,6 @@ def _zero_mean(size, device, dtype, gen):
 
 def _layer_inputs(size, device, dtype, gen):
     return gauss(CIRC_BATCH, size, gen=gen, dtype=dtype, device=device), gauss(size, gen=gen, dtype=dtype, device=device)
-
-
-def _bind_oracle(x, y):
-    return nv.circular_conv_direct(x.double(), y.double())
-
-
-def _unbind_oracle(z, y):
-    return nv.circular_conv_direct(z.double(), y.double()[..., involution_index(y.shape[-1], y.device)])
-
-
-def _project_oracle(x):
-    return project_f64(x)
-
-
-def _phasor_oracle(x, y):
-    return nv.circular_conv_direct(project_f64(x), project_f64(y))
-
-
-def _circ_oracle(x, w):
-    return nv.circular_conv_direct(x.double(), w.double())
 
 
 def torchhd_unbind(z, y):
@@ -168,13 +142,13 @@ def _skip_dense(impl, size, device):
 
 
 PAIRS = [
-    Pair(name="holographic.bind", naive=nv.bind_fft, fixed=hg.bind, make_inputs=_two_vectors,
-         sizes=(64, 256, 1024, 4096), quick_sizes=(64,), oracle=_bind_oracle, claim="H2", size_label="d",
+    Pair(name="holographic.bind", naive=nv.bind_fft, fixed=hg.bind, make_inputs=_batch_of(BATCH),
+         sizes=(64, 256, 1024, 4096), quick_sizes=(64,), oracle=ref.bind_f64, claim="H2", size_label="d",
          description=f"circular convolution of B={BATCH} pairs: torchhd's ifft(fft*fft).real vs "
                      "irfft(rfft*rfft, n=d); oracle: the O(d^2) definition in float64",
          variants={"direct": nv.circular_conv_direct}, skip=_skip_direct),
     Pair(name="holographic.unbind", naive=torchhd_unbind, fixed=hg.unbind, make_inputs=_superposed,
-         sizes=(64, 256, 1024, 4096), quick_sizes=(64,), oracle=_unbind_oracle, size_label="d",
+         sizes=(64, 256, 1024, 4096), quick_sizes=(64,), oracle=ref.unbind_f64, size_label="d",
          description=f"unbinding one key from a superposition of 4 pairs (B={BATCH}): torchhd's "
                      "bind(z, roll(flip(y), 1)) vs the fixed correlation irfft(Z conj(Y), n=d); oracle: the "
                      "correlation by the O(d^2) definition in float64. Variant exact_inverse (torchhd "
@@ -182,26 +156,26 @@ PAIRS = [
                      "its distance from the stable correlation (retrieval cost: study holographic.exact_inverse)",
          variants={"exact_inverse": nv.unbind_exact}),
     Pair(name="holographic.project", naive=nv.project_fft, fixed=hg.project, make_inputs=_one_vector,
-         sizes=(64, 256, 1024, 4096), quick_sizes=(64,), oracle=_project_oracle, claim="H2", size_label="d",
+         sizes=(64, 256, 1024, 4096), quick_sizes=(64,), oracle=ref.project_f64, claim="H2", size_label="d",
          description=f"unitary projection of B={BATCH} vectors: the hrr package's ifft(X/|X|).real + nan_to_num "
                      "vs irfft(X/|X|, n=d) with zero bins -> phase 0; variant: the report's 2.3.1 snippet "
                      "X/(|X|+eps); oracle: complex128 full-DFT projection",
          variants={"report_snippet": nv.project_snippet}),
     Pair(name="holographic.project_zero_mean", naive=nv.project_fft, fixed=hg.project, make_inputs=_zero_mean,
-         sizes=(64, 1024), quick_sizes=(64,), oracle=_project_oracle, size_label="d",
+         sizes=(64, 1024), quick_sizes=(64,), oracle=ref.project_f64, size_label="d",
          description=f"unitary projection of B={BATCH} exactly zero-mean vectors (DC bin = 0): the hrr package's "
                      "ifft(X/|X|).real + nan_to_num returns all zeros (the NaN of the 0/0 bin spreads to every "
                      "sample); without nan_to_num it is all NaN; the report's X/(|X|+eps) leaves the DC bin at 0; "
                      "the fixed projection maps it to phase 0. Oracle: complex128 projection with that convention",
          variants={"report_snippet": nv.project_snippet, "no_nan_to_num": nv.project_fft_no_guard}),
-    Pair(name="holographic.phasor_bind", naive=nv.phasor_bind_fft, fixed=hg.phasor_bind, make_inputs=_two_vectors,
-         sizes=(64, 256, 1024, 4096), quick_sizes=(64,), oracle=_phasor_oracle, claim="H3", size_label="d",
+    Pair(name="holographic.phasor_bind", naive=nv.phasor_bind_fft, fixed=hg.phasor_bind, make_inputs=_batch_of(BATCH),
+         sizes=(64, 256, 1024, 4096), quick_sizes=(64,), oracle=ref.phasor_bind_f64, claim="H3", size_label="d",
          description=f"phasor binding of B={BATCH} pairs: hrr projection + torchhd bind (6 complex FFTs) vs the "
                      "fused irfft(sgn(X' Y'), n=d) (3 real FFTs); variants: the report's 2.3.1 snippet and the "
                      "unfused bind(project(x), project(y)); oracle: complex128 projection + O(d^2) definition",
          variants={"report_snippet": nv.phasor_bind_snippet, "unfused": unfused_phasor_bind}),
     Pair(name="holographic.circulant", naive=nv.circulant_dense, fixed=hg.circulant_linear,
-         make_inputs=_layer_inputs, sizes=(64, 256, 1024, 4096, 16384), quick_sizes=(256,), oracle=_circ_oracle,
+         make_inputs=_layer_inputs, sizes=(64, 256, 1024, 4096, 16384), quick_sizes=(256,), oracle=ref.bind_f64,
          claim="H6", size_label="N",
          description=f"circulant layer y = w (*) x on a batch of {CIRC_BATCH}: materialised N x N matrix + matmul "
                      "vs FFT (CirculantLinear's forward); oracle: the O(N^2) definition in float64",
@@ -215,13 +189,6 @@ PAIRS = [
 # shared machine: OpenMP hand-offs would bend the fitted exponents): no oracle, because the outputs differ in kind
 # (a d x d tensor vs a d-vector) or because the float64 definition at these sizes would take minutes; the
 # accuracy of the same implementations is judged by the pairs above.
-def _batch_of(batch):
-    def make(size, device, dtype, gen):
-        return gauss(batch, size, gen=gen, dtype=dtype, device=device), gauss(batch, size, gen=gen, dtype=dtype,
-                                                                              device=device)
-    return make
-
-
 def _dense_layer_inputs(batch):
     def make(size, device, dtype, gen):
         x, w = gauss(batch, size, gen=gen, dtype=dtype, device=device), gauss(size, gen=gen, dtype=dtype, device=device)
@@ -307,9 +274,7 @@ def nesting(ctx: StudyContext) -> StudyResult:
     df = pd.DataFrame(rows)
     f32 = df[df.dtype == "float32"]
     fig, ax = _fig(f"Nested binding, d={d} (float32)", "nesting depth L (bindings)", "recovery cosine")
-    for method, g in f32.groupby("method", sort=False):
-        ax.plot(g.L, g.recovery_cos, marker="o", label=method)
-    ax.legend(fontsize=7)
+    _lines(ax, f32, "L", "recovery_cos", "method")
     t = f32.set_index(["method", "L"]).recovery_cos
     return StudyResult(table=df, figure=fig, measures=dict(
         phasor_L16=float(t[("phasor", 16)]), gaussian_L16=float(t[("gaussian_involution", 16)]),
@@ -331,9 +296,7 @@ def superposition(ctx: StudyContext) -> StudyResult:
     df = pd.DataFrame(rows)
     fig, ax = _fig(f"Superposition retrieval, d={d}, codebook {items}", "superposed pairs k", "retrieval accuracy",
                    logx=True)
-    for keys, g in df.groupby("keys"):
-        ax.plot(g.k, g.accuracy, marker="o", label=f"{keys} keys")
-    ax.legend()
+    _lines(ax, df, "k", "accuracy", "keys")
     t = df.pivot(index="k", columns="keys", values="accuracy")
     return StudyResult(table=df, figure=fig, measures=dict(
         gauss_k16=float(t.gauss[16]), projected_k16=float(t.projected[16]), gauss_k32=float(t.gauss[32]),
@@ -354,9 +317,7 @@ def exact_inverse(ctx: StudyContext) -> StudyResult:
                                              unbinder=unb, device=ctx.device)]]
     df = pd.DataFrame(rows)
     fig, ax = _fig(f"Unbinding under superposition, d={d}", "superposed pairs k", "retrieval accuracy", logx=True)
-    for name, g in df.groupby("method", sort=False):
-        ax.plot(g.k, g.accuracy, marker="o", label=name)
-    ax.legend(fontsize=8)
+    _lines(ax, df, "k", "accuracy", "method")
     t = df.set_index(["method", "k"]).accuracy
     return StudyResult(table=df, figure=fig, measures={f"{m}_k{k}": float(t[(m, k)]) for m in methods
                                                        for k in (2, 4, 8)},
@@ -400,9 +361,7 @@ def gradient_depth(ctx: StudyContext) -> StudyResult:
     df = pd.DataFrame(rows)
     fig, ax = _fig(f"Gradient norm through L circulant layers, d={d}", "layers L", "||dl/dx|| / ||dl/dz_L|| (median)",
                    logx=True, logy=True)
-    for name, gdf in df.groupby("init", sort=False):
-        ax.plot(gdf.L, gdf.grad_ratio_median, marker="o", label=name)
-    ax.legend(fontsize=7)
+    _lines(ax, df, "L", "grad_ratio_median", "init")
     t = df.set_index(["init", "L"]).grad_ratio_median
     ph = df[df.init == "phasor"][["grad_ratio_max", "grad_ratio_min", "norm_ratio_median"]]
     default = float(t[("uniform_default", 16)])
@@ -484,11 +443,6 @@ def fft_vs_rfft(ctx: StudyContext) -> StudyResult:
         notes=["X/|X| of a real vector keeps Hermitian symmetry, so a full fft leaks only rounding."])
 
 
-DISTRIBUTIONS = {"gauss": "Gaussian N(0, 1/d)", "sphere": "uniform on the hypersphere",
-                 "relu_gauss": "ReLU(Gaussian) (non-negative)", "uniform01": "uniform[0, 1] (non-zero mean)",
-                 "uniform01_projected": "uniform[0, 1], projected (fixed)"}
-
-
 def quasi_orthogonality(ctx: StudyContext) -> StudyResult:
     """H4: distributions that are (not) quasi-orthogonal, and what binding then encodes (d = 256): mean |cos|
     of independent vectors, of a binding with its factor, single-pair recovery, retrieval of 1 of 8 pairs.
@@ -500,7 +454,7 @@ def quasi_orthogonality(ctx: StudyContext) -> StudyResult:
         a, b = (draw(dist, 500, d, gen=gen).to(ctx.device) for _ in range(2))
         ab = hg.bind(a, b)
         acc, _ = codebook_accuracy(d, 8, items, ctx.p.trials, ctx.generator(550 + i), dist=dist, device=ctx.device)
-        rows.append(dict(distribution=dist, what=DISTRIBUTIONS[dist],
+        rows.append(dict(distribution=dist, what=DISTRIBUTIONS[dist][0],
                          mean_abs_cos_independent=cos(a, b).abs().mean().item(),
                          cos_bound_vs_factor=cos(ab, a).abs().mean().item(),
                          single_pair_recovery_cos=cos(hg.unbind(ab, a), b).mean().item(), retrieval_k8=acc))
@@ -566,12 +520,9 @@ def expressiveness(ctx: StudyContext) -> StudyResult:
     df = pd.DataFrame(rows).assign(d=d, adam_steps=steps)
     r = df.groupby("model").residual.min()
     fig, ax = _fig(f"Fitting a random dense {d}x{d} map", "layers", "relative residual ||M - W||_F / ||W||_F", logx=True)
-    for kind in ("circulant_stack", "circulant_diagonal"):
-        g = df[df.model == kind]
-        ax.plot(g.layers, g.residual, marker="o", label=kind)
     ax.axhline(r["circulant_closed_form"], ls="--", color="k", label="best single circulant (closed form)")
     ax.axhline(r["dense"], ls=":", color="g", label="dense (fitted)")
-    ax.legend(fontsize=7)
+    _lines(ax, df[df.model.isin(["circulant_stack", "circulant_diagonal"])], "layers", "residual", "model")
     return StudyResult(table=df, figure=fig, measures=dict(
         circulant_residual=float(r["circulant_stack"]), dense_residual=float(r["dense"]),
         circulant_target_residual=float(r["circulant_on_circulant"]),
@@ -614,9 +565,7 @@ def _timing_table(ctx: StudyContext, names) -> pd.DataFrame:
 
 def _time_figure(df: pd.DataFrame, title: str, xlabel: str) -> Figure:
     fig, ax = _fig(title, xlabel, "median time per call (ms)", logx=True, logy=True)
-    for (pair, impl), g in df.groupby(["pair", "impl"], sort=False):
-        ax.plot(g["size"], g.median_ms, marker="o", label=f"{pair.split('.', 1)[1]}: {impl}")
-    ax.legend(fontsize=6)
+    _lines(ax, df, "size", "median_ms", ["pair", "impl"])
     return fig
 
 
