@@ -183,8 +183,6 @@ PAIRS = [
 ]
 
 
-
-
 # speed-only sweeps (Table 1's time column and claim H6), timed on one intra-op thread (small FFTs on a
 # shared machine: OpenMP hand-offs would bend the fitted exponents): no oracle, because the outputs differ in kind
 # (a d x d tensor vs a d-vector) or because the float64 definition at these sizes would take minutes; the
