@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from baselines import fastweights as nv
 from suite import fastweights as fw
 from suite.checks import relative_error
-from suite.studies.fastweights import delta_oracle, fixed_recipe
+from suite.fastweights_references import delta_oracle, fixed_recipe
 
 F64 = torch.float64
 
