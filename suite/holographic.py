@@ -429,7 +429,8 @@ def circulant_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = 
     is computed once and broadcast over the batch of `x`. A kernel [N] with a bias [N] (or none) runs as one
     product `irfft(X W + B, n=N)` with a two-FFT-product backward (`_Circulant`); batched kernels or biases
     broadcast through `bind`."""
-    if not (isinstance(w, torch.Tensor) and w.dim() == 1 and (b is None or isinstance(b, torch.Tensor) and b.dim() == 1)):
+    single = isinstance(w, torch.Tensor) and w.dim() == 1
+    if not (single and (b is None or isinstance(b, torch.Tensor) and b.dim() == 1)):
         y = _bind(x, w, "x", "w")
         if b is not None:
             _check_bias(b, y)
