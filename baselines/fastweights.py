@@ -2,7 +2,7 @@
 obvious per-step loop and a literal port of the chunkwise reference.
 
 Layout `[B, H, T, D]` as in `suite.fastweights`. Argument checking is shared with the fixed code
-(`suite.fastweights._check_delta_inputs` with `check_values=False`: shapes only, so that what these
+(`suite.fastweights._inputs.check_delta_inputs` with `check_values=False`: shapes only, so that what these
 functions do with unnormalised keys or large beta is the naive behaviour itself, not a refused input).
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from suite.fastweights import _check_delta_inputs, _pad_time
+from suite.fastweights._inputs import check_delta_inputs as _check_delta_inputs
+from suite.fastweights._inputs import pad_time as _pad_time
 
 
 def _elu1(x: torch.Tensor) -> torch.Tensor:
@@ -85,7 +86,7 @@ def delta_rule_loop(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=N
 
 def chunk_loop_port(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=None, output_final_state=False):
     """A straightforward port of the chunkwise reference (flash-linear-attention `naive.py`,
-    `delta_rule_chunkwise`; ANCHORS: 35 ms on CPU at B=2 H=4 T=2048 D=64).
+    `delta_rule_chunkwise`).
 
     Builds (I + A)^{-1} by row-by-row forward substitution with a Python loop inside every chunk, then
     loops over chunks for the state; T is padded to a multiple of the chunk (the reference asserts it).
@@ -121,3 +122,27 @@ def chunk_loop_port(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=N
         o[:, :, i] = q_i @ S + (q_i @ k_i.transpose(-1, -2)).masked_fill(strict, 0) @ u_i
         S = S + k_i.transpose(-1, -2) @ u_i
     return o.reshape(B, H, n * C, Dv)[:, :, :T], (S if output_final_state else None)
+
+
+def gated_delta_rule_loop(q, k, v, beta, g, *, scale=None, chunk_size=64, initial_state=None,
+                          output_final_state=False):
+    """The gated delta rule as a per-step Python loop in the input dtype (the slow obvious way).
+
+    S_t = alpha_t S_{t-1} + beta_t k_t (v_t - alpha_t S_{t-1}^T k_t)^T with alpha_t = exp(g_t) (Yang et al.
+    2025, eq. 10): decay the state, then the delta update, as flash-linear-attention's naive recurrence
+    does. Same signature as `suite.fastweights.gated_delta_rule` (g after beta); `chunk_size` is ignored.
+    """
+    _check_delta_inputs(q, k, v, beta, initial_state, scale, g=g, check_values=False)
+    B, H, T, Dk = k.shape
+    scale = Dk ** -0.5 if scale is None else scale
+    S = torch.zeros(B, H, Dk, v.shape[-1], dtype=v.dtype, device=v.device)
+    if initial_state is not None:
+        S = S + initial_state
+    o = torch.zeros_like(v)
+    for t in range(T):
+        S = S * g[:, :, t].exp()[..., None, None]
+        k_t = k[:, :, t]
+        err = (v[:, :, t] - (S * k_t[..., None]).sum(-2)) * beta[:, :, t, None]
+        S = S + k_t.unsqueeze(-1) * err.unsqueeze(-2)
+        o[:, :, t] = torch.einsum("bhd,bhdm->bhm", q[:, :, t] * scale, S)
+    return o, (S if output_final_state else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch import nn
 
 from suite.checks import validation
 from suite.symplectic import _check_integrator_args, _check_trajectory, _force
@@ -30,3 +31,15 @@ def euler(grad_potential: Callable[[torch.Tensor], torch.Tensor], q0: torch.Tens
     q, p = torch.stack(qs), torch.stack(ps)
     _check_trajectory(q, p, h)
     return q, p
+
+
+class ResidualMLP(nn.Module):
+    """Unconstrained learned integrator x -> x + MLP(x) (one tanh hidden layer): what a SympNet is compared
+    with at equal parameter count; nothing makes its map symplectic."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2 * dim, hidden), nn.Tanh(), nn.Linear(hidden, 2 * dim))
+
+    def forward(self, x):
+        return x + self.net(x)

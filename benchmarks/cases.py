@@ -57,6 +57,19 @@ def devices(pair=None) -> list[str]:
     return [d for d in built if pair is None or d in pair.devices]
 
 
+def timing_sizes(pair, quick: bool, device: str) -> list[int]:
+    """The sizes the report times `pair` at on `device` (per-device full sizes; older registries: one list)."""
+    try:
+        return list(pair.timing_sizes(quick, device))
+    except TypeError:  # a registry before per-device sizes
+        return list(pair.timing_sizes(quick))
+
+
+def all_sizes(pair) -> list[int]:
+    """Every full-mode timing size on any device (asv's size axis; other devices' sizes are n/a there)."""
+    return sorted({*pair.sizes, *getattr(pair, "cuda_sizes", ())})
+
+
 def accuracy_sizes(pair) -> list[int]:
     """Sizes at which the error is tracked: the quick sizes, as in the report's accuracy table."""
     return list(pair.timing_sizes(True))
@@ -78,7 +91,19 @@ def prepare(pair, size: int, impl: str, device: str, seed: int = 0):
     reason = pair.skip_reason(impl, size, device)
     if reason:
         raise NotImplementedError(reason)
-    return pair.impl(impl), pair.inputs(size, device, seed)
+    return with_threads(pair.impl(impl), getattr(pair, "threads", None)), pair.inputs(size, device, seed)
+
+
+def with_threads(fn, n: int | None):
+    """`fn` run on the pair's declared intra-op thread count (as the report times it), or unchanged."""
+    if n is None:
+        return fn
+    from suite.timing import threads
+
+    def call(*args):
+        with threads(n):
+            return fn(*args)
+    return call
 
 
 def capped_error(pair, out, args) -> float:

@@ -8,7 +8,7 @@ Plain `pytest` runs each case once at its quick size as a smoke test (the root c
 import pytest
 import torch
 
-from benchmarks.cases import devices, pairs, prepare
+from benchmarks.cases import devices, pairs, prepare, timing_sizes
 
 
 def group_name(pair, device: str, size: int) -> str:
@@ -21,10 +21,10 @@ def pytest_generate_tests(metafunc):
     timing = metafunc.config.getoption("benchmark_only", False)
     params, ids = [], []
     for pair in pairs():
-        for size in pair.timing_sizes(not timing):
-            for device in devices(pair):
-                if device == "cuda" and not torch.cuda.is_available():
-                    continue
+        for device in devices(pair):
+            if device == "cuda" and not torch.cuda.is_available():
+                continue
+            for size in timing_sizes(pair, not timing, device):
                 for impl in pair.impls():
                     params.append((pair, size, device, impl))
                     ids.append(f"{pair.name}[{pair.size_label}={size}]-{device}-{impl}")

@@ -1,14 +1,57 @@
-"""The `neurophys` command (also `python -m suite`): `report`, `compare` and `list`."""
+"""The `neurophys` command (also `python -m suite`): `report`, `compare` and `list`.
+
+Exit status: 0 done; 1 a pair or study failed (unless --allow-failures), or stdout was closed early;
+2 bad arguments or an output folder that cannot be used (nothing measured); 130 / 143 stopped by Ctrl-C /
+SIGTERM (nothing half-written).
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 import time
+from collections.abc import Callable
 
 import torch
 
+import suite
 from suite import registry
+
+SEED_MAX = 2**63 - 1
+
+
+def _version() -> str:
+    """The installed distribution's version, or the source tree's when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("neurophys-suite")
+    except PackageNotFoundError:
+        return suite.__version__
+
+
+def _timeout(text: str) -> float:
+    """--timeout: seconds >= 0 (0 or inf: no limit)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if math.isnan(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 seconds (0: no limit), got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    """--seed: an integer in [0, 2**63 - 1] (torch generators take 64 bits; studies add small offsets)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**63 - 1 = {SEED_MAX}], got {text}")
+    return value
 
 
 def _devices(choice: str) -> list[str]:
@@ -32,23 +75,114 @@ def _only(values: list[str] | None) -> list[str] | None:
     return names
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from suite.report import generate
+def expected_steps(devices: list[str], only: list[str] | None, quick: bool, speed: bool) -> int:
+    """How many progress messages `collect` sends for this run: one per measured (pair, impl, device, size)
+    of the accuracy and timing passes, one per study run (skipped combinations send none).
 
+    Derived from the registry, so the bar's count is exact while collect keeps that rhythm; when it does
+    not, the bar grows its total rather than overflow (see `Progress`).
+    """
+    n = 0
+    for device in devices:
+        for pair in registry.pairs(only):
+            if device not in pair.devices:
+                continue
+            passes = ([True] if pair.oracle is not None else []) + ([quick] if speed else [])
+            n += sum(pair.skip_reason(impl, size, device) is None
+                     for sizes_quick in passes for size in pair.timing_sizes(sizes_quick) for impl in pair.impls())
+        n += sum(device in s.devices for s in registry.studies(only))
+    return n
+
+
+class Progress:
+    """The `progress(msg)` callback `collect` calls: a tqdm bar with count and ETA on a terminal, plain
+    numbered lines otherwise, nothing when silent. Multi-line messages (tracebacks) and failures are printed
+    in full above the bar and do not count as a step unless they are one line."""
+
+    def __init__(self, total: int, *, silent: bool = False, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.total, self.done, self.silent = total, 0, silent
+        self.t0 = time.perf_counter()
+        self.bar = None
+        if not silent and self.stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, file=self.stream, unit="step", dynamic_ncols=True, leave=True,
+                            bar_format="{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {desc}")
+
+    def __call__(self, msg: str) -> None:
+        if self.silent:
+            return
+        step = "\n" not in msg
+        if step:
+            self.done += 1
+            self.total = max(self.total, self.done)
+        if self.bar is None:
+            count = f" {self.done:>4}/{self.total}" if step else ""
+            print(f"[{time.perf_counter() - self.t0:7.1f}s{count}] {msg}", file=self.stream, flush=True)
+            return
+        if not step or "FAILED" in msg or "(failed)" in msg:
+            self.bar.write(msg, file=self.stream)
+        if step:
+            self.bar.total = self.total
+            self.bar.set_description_str(" ".join(msg.split())[:60], refresh=False)
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def failures(res) -> list[str]:
+    """Every failed step of a run: accuracy/speed rows with status failed, failed studies, broken domains."""
+    rows = [f"{r['pair']} {r['impl']} {r['device']} {r.get('size')}: {r.get('error')}"
+            for r in [*res.accuracy, *res.speed] if r.get("status") == "failed"]
+    studies = [f"{s.study.name} {s.device}: {s.error}" for s in res.studies if s.error]
+    domains = [f"suite.studies.{m}: {e}" for m, e in registry.load_errors().items()]
+    return rows + studies + domains
+
+
+def _guarded(work: Callable[[], int]) -> int:
+    """Run `work`, turning an unusable --out (exit 2) and Ctrl-C / SIGTERM (130 / 143) into one line."""
+    from suite.report import OutputError, Terminated
+
+    try:
+        return work()
+    except OutputError as exc:
+        print(f"neurophys: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else 2
+        what = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+        print(f"\nneurophys: stopped by {what}; no partial output or temporary folder left behind", file=sys.stderr)
+        return 128 + signum
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from suite.report import check_output, generate
+
+    check_output(args.out)  # first: an unusable --out fails in a second, not after the registry loads
     devices = _devices(args.device)
     only = _only(args.only)
     t0 = time.perf_counter()
-
-    def progress(msg: str) -> None:
-        if not args.silent:
-            print(f"[{time.perf_counter() - t0:7.1f}s] {msg}", file=sys.stderr, flush=True)
-
-    timeout = args.timeout if args.timeout > 0 else None
-    res = generate(args.out, devices=devices, quick=args.quick, only=only, seed=args.seed, timeout=timeout,
-                   progress=progress, speed=not args.no_speed)
-    failed = [r for r in res.studies if r.error]
+    timeout = args.timeout if 0 < args.timeout < math.inf else None
+    total = 0 if args.silent else expected_steps(devices, only, args.quick, not args.no_speed)
+    progress = Progress(total, silent=args.silent)
+    try:
+        res = generate(args.out, devices=devices, quick=args.quick, only=only, seed=args.seed, timeout=timeout,
+                       progress=progress, speed=not args.no_speed)
+    finally:
+        progress.close()
+    failed = failures(res)
+    limit = f"time limit {timeout:g} s per step" if timeout else "no time limit"
     print(f"report written to {args.out}/index.html ({len(res.pairs)} pairs, {len(res.studies)} study runs, "
-          f"{len(failed)} failed, {time.perf_counter() - t0:.0f} s)")
+          f"{len(failed)} failed, {limit}, {time.perf_counter() - t0:.0f} s)")
+    if failed and not args.allow_failures:
+        for line in failed[:10]:
+            print(f"  failed: {line}", file=sys.stderr)
+        more = f" (and {len(failed) - 10} more)" if len(failed) > 10 else ""
+        print(f"neurophys: {len(failed)} step(s) failed{more}; exit status 1 (--allow-failures: 0)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -63,36 +197,50 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table(rows: list[list[str]]) -> list[str]:
+    """Rows as lines with every column but the last padded to its widest cell."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join([c.ljust(w) for c, w in zip(r, widths)] + [r[-1]]).rstrip() for r in rows]
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     only = _only(args.only)
+    pairs = [["name", "claim", "sizes", "implementations"]] + [
+        [p.name, p.claim or "-", f"{p.size_label}={list(p.sizes)}", ", ".join(p.impls())] for p in registry.pairs(only)]
+    studies = [["name", "claims", "title"]] + [
+        [s.name, ",".join(s.claims) or "-", s.title] for s in registry.studies(only)]
     print("pairs (naive vs fixed):")
-    for p in registry.pairs(only):
-        extra = f" + {', '.join(p.variants)}" if p.variants else ""
-        print(f"  {p.name:<34} claim {p.claim or '-':<3} sizes {p.size_label}={list(p.sizes)}{extra}")
+    print("\n".join(f"  {line}" for line in _table(pairs)))
     print("studies:")
-    for s in registry.studies(only):
-        print(f"  {s.name:<34} claims {','.join(s.claims) or '-':<12} {s.title}")
+    print("\n".join(f"  {line}" for line in _table(studies)))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="neurophys", description=__doc__)
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    ap = argparse.ArgumentParser(prog="neurophys", description=__doc__.split("\n\n")[0],
+                                 epilog=__doc__.split("\n\n", 1)[1].strip())
+    ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = ap.add_subparsers(dest="cmd", metavar="{report,compare,list}")
     rep = sub.add_parser("report", help="measure every pair and study and write an HTML report")
-    rep.add_argument("--out", default="neurophys-report", help="output folder (default: ./neurophys-report)")
+    rep.add_argument("--out", default="neurophys-report",
+                     help="output folder (default: ./neurophys-report); must be new, empty or an earlier report")
     rep.add_argument("--device", choices=["cpu", "cuda", "all"], default="all",
                      help="where to measure: all = CPU, plus CUDA when available (default)")
     rep.add_argument("--quick", action="store_true", help="reduced sweeps and sizes (minutes, not tens of minutes)")
-    rep.add_argument("--only", action="append", metavar="DOMAIN", help="restrict to domain(s); repeatable or comma-separated")
-    rep.add_argument("--seed", type=int, default=0, help="seed of every study and input (default 0)")
-    rep.add_argument("--timeout", type=float, default=900, help="seconds per pair step or study before it is "
-                     "marked failed (0: no limit; default 900)")
+    rep.add_argument("--only", action="append", metavar="DOMAIN",
+                     help="restrict to domain(s); repeatable or comma-separated")
+    rep.add_argument("--seed", type=_seed, default=0, help="seed of every study and input, 0 .. 2**63-1 (default 0)")
+    rep.add_argument("--timeout", type=_timeout, default=900, metavar="SECONDS",
+                     help="seconds per pair step or study before it is marked failed (0: no limit; default 900)")
     rep.add_argument("--no-speed", action="store_true", help="skip the timing tables (accuracy and studies only)")
-    rep.add_argument("--silent", action="store_true", help="no progress lines on stderr")
+    rep.add_argument("--allow-failures", action="store_true",
+                     help="exit 0 even when a pair or study failed (default: exit 1)")
+    rep.add_argument("--silent", action="store_true", help="no progress on stderr")
     rep.set_defaults(func=cmd_report)
     cmp_ = sub.add_parser("compare", help="put several reports (machines) side by side in one page")
     cmp_.add_argument("reports", nargs="+", help="report folders, e.g. reports/cpu reports/cuda-h100")
-    cmp_.add_argument("--out", default="neurophys-compare", help="output folder (default: ./neurophys-compare)")
+    cmp_.add_argument("--out", default="neurophys-compare",
+                      help="output folder (default: ./neurophys-compare); must be new, empty or an earlier one")
     cmp_.set_defaults(func=cmd_compare)
     lst = sub.add_parser("list", help="print the registered pairs and studies")
     lst.add_argument("--only", action="append", metavar="DOMAIN")
@@ -101,5 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.cmd is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return _guarded(lambda: args.func(args))
+    except BrokenPipeError:  # `neurophys list | head`: the reader left; no traceback (Python docs' recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

@@ -1,9 +1,10 @@
-"""The two core abstractions, `Pair` and `Study`, and the one registry that everything iterates.
+"""The declarations `Pair`, `Study` and `Domain`, and the one registry that everything iterates.
 
 asv (`benchmarks/`), pytest-benchmark (`benchmarks/test_speed.py`), the property tests and the report all
-read `pairs()` and `studies()`. A domain registers its pairs and studies in `suite/studies/<domain>.py`
-with `register(...)`; the registry imports every module of `suite.studies` on first use, so adding an
-algorithm touches no file outside its domain.
+read `pairs()`, `studies()` and `domain_list()`. A domain registers its Domain, pairs and studies in
+`suite/studies/<domain>.py` with `register(...)`; the registry imports every module of `suite.studies` on
+first use, so adding an algorithm or a claim touches no file outside its domain. How a declared study is
+run (dependency order, seeds, threads, rules) lives in `suite.harness`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from types import SimpleNamespace
+from typing import Any
 
 import torch
 
-VerdictKind = Literal["confirmed", "refuted", "qualified"]
-VERDICTS: tuple[str, ...] = ("confirmed", "refuted", "qualified")
+from suite.claims import CLAIMS, VERDICTS, Rule, Verdict
+
+__all__ = ["Pair", "Study", "Domain", "Rule", "Verdict", "VERDICTS", "StudyContext", "StudyResult", "SkipSize",
+           "register", "pairs", "studies", "domain_list", "claim_owners", "get_pair", "get_study", "domains",
+           "available_devices", "DEVICES"]
+
+DEVICES: tuple[str, ...] = ("cpu", "cuda")
 
 
 class SkipSize(Exception):
@@ -35,6 +42,11 @@ class Pair:
     output(out) -> the tensor compared against the oracle (default: `out[0]` for tuples, else `out`).
     skip(impl, size, device) -> a reason string when that combination must not run (memory), else None.
     variants: extra named implementations (the report's own snippet, a public library when installed).
+    cuda_sizes: full-mode timing sizes on CUDA when `sizes` would be launch-bound there (the data should be
+        several times the GPU's L2 cache, 60 MB on an H200); empty: `sizes` on every device.
+    tolerance: the largest relative error vs the oracle the fixed implementation may show at quick sizes.
+    threads: intra-op CPU threads its timings run with (None: the caller's setting), e.g. 1 for small FFTs
+        whose multi-threaded timings are scheduler-quantised on a shared machine.
     """
 
     name: str
@@ -48,10 +60,13 @@ class Pair:
     description: str = ""
     size_label: str = "n"
     dtype: torch.dtype = torch.float32
-    devices: tuple[str, ...] = ("cpu", "cuda")
+    devices: tuple[str, ...] = DEVICES
     variants: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     output: Callable[[Any], torch.Tensor] | None = None
     skip: Callable[[str, int, str], str | None] | None = None
+    cuda_sizes: tuple[int, ...] = ()
+    tolerance: float = 5e-2
+    threads: int | None = None
 
     @property
     def domain(self) -> str:
@@ -66,8 +81,16 @@ class Pair:
             raise KeyError(f"pair {self.name!r} has no implementation {name!r}; it has {sorted(impls)}")
         return impls[name]
 
-    def timing_sizes(self, quick: bool) -> tuple[int, ...]:
-        return (self.quick_sizes or self.sizes[:1]) if quick else self.sizes
+    def timing_sizes(self, quick: bool, device: str = "cpu") -> tuple[int, ...]:
+        """Quick sizes (the first size when none are given), or the full sizes for `device`."""
+        if quick:
+            return self.quick_sizes or self.sizes[:1]
+        return self.cuda_sizes if device == "cuda" and self.cuda_sizes else self.sizes
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ValueError(f"pair {self.name!r}: threads must be a positive int or None, got {self.threads!r}")
 
     def skip_reason(self, impl: str, size: int, device: str) -> str | None:
         return self.skip(impl, size, device) if self.skip else None
@@ -86,47 +109,57 @@ class Pair:
 
 @dataclass
 class StudyContext:
-    """What a study is handed: quick or full sweep, device, seed, and access to other studies' results."""
+    """What a study is handed: its sweep's values for this mode, its device and seed, and its needs.
+
+    `p` holds the Study's sweep resolved for quick or full mode (`ctx.p.steps`). `seed` is the study's own
+    seed (derived from its name and `--seed` by `suite.harness.study_seed`). `result(name)` returns a study
+    named in `needs`, already run (dependency order); `timings(pair)` the report's timing rows of a Pair on
+    this device (the one speed path, `suite.report.collect.speed_rows`).
+    """
 
     quick: bool = True
     device: str = "cpu"
     seed: int = 0
+    p: SimpleNamespace = field(default_factory=SimpleNamespace)
+    needs: tuple[str, ...] = ()
     _results: dict[str, StudyResult] = field(default_factory=dict, repr=False)
+    _timings: Callable[[str], list[dict[str, Any]]] | None = field(default=None, repr=False)
 
     def generator(self, offset: int = 0) -> torch.Generator:
+        """A CPU generator seeded from the study's seed (+ offset for independent streams)."""
         return torch.Generator().manual_seed(self.seed + offset)
 
     def result(self, study_name: str) -> StudyResult:
-        """Result of another study in the same run (runs it now if it has not run yet)."""
+        """Result of a study this one declares in `needs` (run before it, in the same run)."""
+        if self.needs and study_name not in self.needs:
+            raise KeyError(f"study reads {study_name!r} but does not declare it in needs={self.needs}")
         if study_name not in self._results:
-            self._results[study_name] = get_study(study_name).run(self)
+            if self.needs:
+                raise RuntimeError(f"needed study {study_name!r} has no result (it failed or timed out)")
+            self._results[study_name] = get_study(study_name).run(self)  # undeclared needs: run on demand
         return self._results[study_name]
 
-
-@dataclass(frozen=True)
-class Verdict:
-    """A claim's measured verdict, computed by code from a study's numbers, never typed in by hand."""
-
-    claim: str
-    verdict: VerdictKind
-    evidence: str
-    value: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+    def timings(self, pair_name: str) -> list[dict[str, Any]]:
+        """Timing rows of a Pair on this device (impl, size, median_ms, q25_ms, q75_ms, ...)."""
+        if self._timings is None:
+            raise RuntimeError("no timing source: studies read Pair timings inside a report run")
+        return self._timings(pair_name)
 
 
 @dataclass
 class StudyResult:
-    """A study's output: a tidy table, an optional figure, claim verdicts and free-text notes.
+    """A study's output: named measures (what claim rules read), a tidy table, an optional figure, notes.
 
-    `mirror=True` marks a table that mirrors a table of the research report (shown first in its domain).
-    `key` is the study's headline number shown in the stability table ("naive recovery at L=16: 0.09").
+    `measures`: numbers (or booleans) keyed by ids, e.g. {"reversal_f64": 3e-13}; rules and the key read
+    them. `table`: a tidy pandas DataFrame with id columns. `mirror=True` marks a table that mirrors a table
+    of the research report (shown first in its domain). `verdicts` are filled in by the harness from the
+    Study's rules (a study not yet declared with rules appends its own). `key` is the headline of the
+    report's key-number table (the harness writes it from the Study's `key` measures).
     """
 
     table: Any  # pandas.DataFrame
     figure: Any = None  # matplotlib.figure.Figure
+    measures: dict[str, Any] = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     key: str = ""
@@ -135,18 +168,51 @@ class StudyResult:
 
 @dataclass(frozen=True)
 class Study:
-    """A stability experiment (a sweep) that returns a StudyResult; `quick` mode must stay CI-cheap."""
+    """A declared experiment: what it sweeps, what it needs, where and how it runs, which claims it judges.
+
+    run_fn(ctx) -> StudyResult with measures (never prose about its own rule).
+    sweep: {parameter: (quick value, full value)}; `ctx.p.<parameter>` is the value for this run's mode.
+    rules: `suite.claims.Rule`s judged on the measures, on each device; `claims` is derived from them.
+    needs: studies whose results `ctx.result(name)` reads; run first, each timed and timed out on its own.
+    threads: intra-op CPU threads while it runs (None: the caller's setting), e.g. 1 for loops over tiny
+        tensors, whose OpenMP hand-offs dominate and get erratic on a shared machine.
+    devices: where it runs (every device by default); host: why it is inherently CPU-only, when it is
+        (then devices = ("cpu",)). key: measures shown as the study's headline numbers.
+    """
 
     name: str
     title: str
     run_fn: Callable[[StudyContext], StudyResult]
     claims: tuple[str, ...] = ()
     description: str = ""
-    devices: tuple[str, ...] = ("cpu",)
+    devices: tuple[str, ...] = DEVICES
+    rules: tuple[Rule, ...] = ()
+    sweep: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
+    threads: int | None = None
+    host: str = ""
+    key: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for k, v in self.sweep.items():
+            if not (isinstance(v, tuple) and len(v) == 2):
+                raise ValueError(f"study {self.name!r}: sweep[{k!r}] must be a (quick, full) tuple, got {v!r}")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ValueError(f"study {self.name!r}: threads must be a positive int or None, got {self.threads!r}")
+        if self.host:
+            object.__setattr__(self, "devices", ("cpu",))
+        if not set(self.devices) <= set(DEVICES):
+            raise ValueError(f"study {self.name!r}: devices must be among {DEVICES}, got {self.devices}")
+        object.__setattr__(self, "claims", tuple(dict.fromkeys((*self.claims, *(r.claim for r in self.rules)))))
 
     @property
     def domain(self) -> str:
         return self.name.split(".", 1)[0]
+
+    def params(self, quick: bool) -> SimpleNamespace:
+        """The sweep's values for quick or full mode."""
+        return SimpleNamespace(**{k: v[0] if quick else v[1] for k, v in self.sweep.items()})
 
     def run(self, ctx: StudyContext) -> StudyResult:
         res = self.run_fn(ctx)
@@ -155,18 +221,33 @@ class Study:
         return res
 
 
+@dataclass(frozen=True)
+class Domain:
+    """A domain of the suite: its report section's title and the claims it owns (shown in its section)."""
+
+    name: str
+    title: str
+    claims: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = set(self.claims) - set(CLAIMS)
+        if unknown:
+            raise ValueError(f"domain {self.name!r}: claims {sorted(unknown)} are not ids of CLAIMS")
+
+
 _PAIRS: dict[str, Pair] = {}
 _STUDIES: dict[str, Study] = {}
+_DOMAINS: dict[str, Domain] = {}
 _LOAD_ERRORS: dict[str, str] = {}
 _loaded = False
 
 
-def register(*items: Pair | Study) -> None:
-    """Add pairs and studies to the registry (called at import of `suite.studies.<domain>`)."""
+def register(*items: Pair | Study | Domain) -> None:
+    """Add pairs, studies and domains to the registry (called at import of `suite.studies.<domain>`)."""
     for item in items:
-        table = _PAIRS if isinstance(item, Pair) else _STUDIES if isinstance(item, Study) else None
+        table = {Pair: _PAIRS, Study: _STUDIES, Domain: _DOMAINS}.get(type(item))
         if table is None:
-            raise TypeError(f"register() takes Pair or Study objects, got {type(item).__name__}")
+            raise TypeError(f"register() takes Pair, Study or Domain objects, got {type(item).__name__}")
         if item.name in table and table[item.name] is not item:
             raise ValueError(f"{type(item).__name__} {item.name!r} is registered twice")
         table[item.name] = item
@@ -207,6 +288,17 @@ def studies(domain: str | Sequence[str] | None = None) -> list[Study]:
     return _filtered(_STUDIES, domain)
 
 
+def domain_list() -> list[Domain]:
+    """Every domain with pairs or studies, in name order: its declared Domain (a bare one if undeclared)."""
+    load_all()
+    return [_DOMAINS.get(d) or Domain(d, d) for d in domains()]
+
+
+def claim_owners() -> dict[str, str]:
+    """claim id -> the domain that declares it (claims that no Domain declares are cross-domain)."""
+    return {c: d.name for d in domain_list() for c in d.claims}
+
+
 def get_pair(name: str) -> Pair:
     load_all()
     if name not in _PAIRS:
@@ -227,4 +319,4 @@ def domains() -> list[str]:
 
 
 def available_devices() -> list[str]:
-    return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+    return list(DEVICES) if torch.cuda.is_available() else ["cpu"]

@@ -32,7 +32,7 @@ def test_one_class_per_pair_with_impl_size_device_axes(asv_benchmarks):
         cls = pair.name.replace(".", "_")
         timed = asv_benchmarks[f"bench_pairs.{cls}.time_call"]
         assert timed.param_names == ["impl", pair.size_label, "device"]
-        assert timed._params == [list(pair.impls()), list(pair.sizes), devices(pair)]
+        assert timed._params == [list(pair.impls()), sorted({*pair.sizes, *pair.cuda_sizes}), devices(pair)]
         assert timed.version == "1"
         tracks = [n for n in asv_benchmarks if n.startswith(f"bench_pairs.{cls}.track_")]
         assert bool(tracks) == (pair.oracle is not None)

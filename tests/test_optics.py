@@ -50,7 +50,7 @@ def _z(n, dx, zr):
 
 def test_bad_input_is_rejected():
     u = torch.ones(8, 8, dtype=torch.complex64)
-    with pytest.raises(ValueError, match="at least 2 dimensions"):
+    with pytest.raises(ValueError, match=r"u must be a field \[\.\.\., Ny, Nx\]"):
         O.asm(torch.ones(8, dtype=torch.complex64), 1e-6, LAM, 1e-3)
     with pytest.raises(ValueError, match="dx"):
         O.asm(u, 0.0, LAM, 1e-3)
@@ -109,6 +109,52 @@ def test_out_of_range_distances_warn_and_name_the_right_method():
     with pytest.warns(O.OpticsValidityWarning, match="fresnel"):
         O.sas(u, dx, LAM, 2 * O.sas_distance_limit(16, dx, LAM))
 
+
+
+def _warns(fn) -> bool:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn()
+    return any(issubclass(w.category, O.OpticsValidityWarning) for w in caught)
+
+
+@pytest.mark.parametrize("n", [12, 16])
+def test_unbanded_asm_warns_exactly_where_its_sampling_aliases(n):
+    # white noise lights every frequency (the worst case for aliasing); the reference is the band-limited ASM
+    # on an 8x padded window (no light wraps into the output window). The unbanded transfer function is
+    # judged against the band-limited one on the same window, which has the same padding error but no
+    # aliasing: the warning must come where the unbanded one is much worse and stay away where it is not,
+    # on both sides of dx = lambda/2 (below it z_c = 0 and the old rule never warned, at errors of 10-40x).
+    u = _rand_field((n, n), torch.complex128, 18)
+    big_error_below_half_wavelength = False
+    for dxr in (0.25, 0.4, 0.5, 0.6, 1.0, 2.0):
+        dx = dxr * LAM
+        for zl in (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0):
+            z = zl * LAM
+            frac = O.asm_validity((n, n), dx, LAM, z)["aliased_fraction"]
+            warned = _warns(lambda: O.asm(u, dx, LAM, z, band_limit=False))
+            assert warned == (frac > O.MAX_ALIASED_FRACTION), (dxr, zl, frac)
+            ref = O.asm(u, dx, LAM, z, pad=8)
+            e_unbanded = relative_error(O.asm(u, dx, LAM, z, band_limit=False), ref)
+            e_banded = relative_error(O.asm(u, dx, LAM, z), ref)
+            if frac <= 0.1:
+                assert not warned and e_unbanded <= 1.5 * e_banded, (dxr, zl, frac, e_unbanded, e_banded)
+            if frac >= 0.5:
+                assert warned and e_unbanded >= 2 * e_banded and e_unbanded > 0.5, (dxr, zl, frac, e_unbanded)
+            big_error_below_half_wavelength |= dxr <= 0.5 and e_unbanded > 10 and warned
+    assert big_error_below_half_wavelength
+
+
+def test_aliased_fraction_is_zero_up_to_the_critical_distance_and_grows_beyond():
+    n, dx = 16, 2 * LAM
+    zc = O.critical_distance(n, dx, LAM)
+    # the disc's corner bins are stricter than the axis (z_c uses v = 0): zero well inside z_c, monotone after
+    fracs = [O.aliased_fraction((2 * n, 2 * n), dx, LAM, f * zc) for f in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)]
+    assert fracs[0] == fracs[1] == 0.0
+    assert all(a <= b for a, b in zip(fracs, fracs[1:])) and fracs[-1] > 0.9
+    assert O.aliased_fraction((2 * n, 2 * n), dx, LAM, -4 * zc) == fracs[4]
+    # a longer padded axis samples its chirp more finely: fewer aliased bins along it
+    assert O.aliased_fraction((2 * n, 8 * n), dx, LAM, 4 * zc) < fracs[4]
 
 # ------------------------------------------------------------------------------------------------ algebra
 
@@ -364,3 +410,134 @@ def test_evanescent_near_field_is_kept_by_fixed_and_dropped_by_snippet():
     evan = LAM ** 2 * (fx ** 2 + fy ** 2) > 1
     assert bool((H[evan] != 0).all()), "the band limit must not remove evanescent bins"
     assert relative_error(B.asm_seed(u, dx, LAM, z), exact) > 0.3
+
+
+# ------------------------------------------------------------------------------------------------ single FFT
+
+@given(n=st.integers(2, 17), pad=st.sampled_from([1, 2, 3]), chirp=st.booleans(), real=reals,
+       zr=st.floats(0.2, 50.0))
+def test_fresnel_and_fraunhofer_equal_the_direct_sum_for_odd_and_even_sizes(n, pad, chirp, real, zr):
+    # the FFT transform must equal the discrete Fresnel sum it implements for every parity of pad * N
+    # (the (-1)^m phase shortcut holds only for even pad * N: odd sizes came out ~ -1 x, half a pixel off)
+    dx = 2e-6
+    z = zr * n * dx * dx / LAM
+    cdt = _cdt(real)
+    u = _rand_field((2, n, n), cdt, 16)
+    fn = O.fresnel if chirp else O.fraunhofer
+    out, dq = fn(u, dx, LAM, z, pad=pad)
+    assert dq == pytest.approx(LAM * z / (pad * n * dx))
+    ref = O.fresnel_direct(u, dx, LAM, z, dq, input_chirp=chirp)
+    assert relative_error(out, ref) < 10 * _tol(cdt)
+
+
+
+# ------------------------------------------------------------------------------------------------ compositions
+# references built in the test from the papers' formulas, in complex128, and composed from plain FFTs
+
+def _freqs(p, dx):
+    return torch.fft.fftfreq(p, d=dx, dtype=torch.float64)
+
+
+def _padded_convolution(u, H, py, px):
+    ny, nx = u.shape[-2:]
+    U = torch.fft.fft2(torch.nn.functional.pad(u, (0, px - nx, 0, py - ny)))
+    return torch.fft.ifft2(U * H)[..., :ny, :nx]
+
+
+@given(ny=st.integers(4, 12), ratio=st.sampled_from([2, 3]), dxr=st.sampled_from([0.6, 1.0, 2.0]),
+       zr=st.floats(1.5, 12.0), pad=st.sampled_from([1, 2]), wide=st.booleans())
+def test_band_limit_on_non_square_grids_follows_each_axis(ny, ratio, dxr, zr, pad, wide):
+    # Matsushima-Shimobaba: |f_x| <= 1/(lambda sqrt((2 z / (P_x dx))^2 + 1)) with P_x the padded length of the
+    # x axis, and the same with y; on a non-square grid the two limits differ, so swapping them changes H
+    # (a transpose test cannot see it: it swaps the grid along with the limits)
+    nx = ratio * ny
+    if wide:
+        ny, nx = nx, ny
+    dx = dxr * LAM
+    z = zr * O.critical_distance(max(ny, nx), dx, LAM, pad)
+    py, px = math.ceil(pad * ny), math.ceil(pad * nx)
+    fy, fx = _freqs(py, dx)[:, None], _freqs(px, dx)[None, :]
+    s2 = LAM ** 2 * (fx ** 2 + fy ** 2)
+    ul = 1 / (LAM * math.sqrt((2 * z / (px * dx)) ** 2 + 1))
+    vl = 1 / (LAM * math.sqrt((2 * z / (py * dx)) ** 2 + 1))
+    keep = ((fx.abs() <= ul * (1 + 1e-9)) & (fy.abs() <= vl * (1 + 1e-9))) | (s2 > 1)
+    root = torch.sqrt(torch.clamp(1 - s2, min=0).to(torch.complex128) - torch.clamp(s2 - 1, min=0) + 0j)
+    H = torch.exp(1j * (2 * math.pi * z / LAM) * root) * keep
+    u = _rand_field((ny, nx), torch.complex128, 19)
+    ref = _padded_convolution(u, H, py, px)
+    assert relative_error(O.asm(u, dx, LAM, z, pad=pad), ref) < 1e-9
+
+
+@given(n=st.integers(4, 12), dxr=st.sampled_from([0.55, 0.6, 0.8, 1.0]), zr=st.floats(1.0, 12.0))
+def test_sas_on_a_white_spectrum_matches_its_composition_with_the_nyquist_window(n, dxr, zr):
+    # white noise lights every bin, so every bin the anti-aliasing window keeps or drops shows in the output.
+    # Heintzmann et al. 2023: the pre-compensation psi = k z (sqrt(1 - c^2) - 1 + c^2 / 2), c = lambda f, is
+    # kept where it is sampled at Nyquist on the padded grid, |d psi / d f_x| <= pi L (L = 2 N dx), i.e.
+    # 2 z |c_x| (1 / sqrt(1 - c^2) - 1) <= L, and the same for y. Then a one-step Fresnel transform.
+    dx = dxr * LAM
+    z = zr * O.critical_distance(n, dx, LAM) + 1e-3 * LAM
+    p, L = 2 * n, 2 * n * dx
+    cy, cx = LAM * _freqs(p, dx)[:, None], LAM * _freqs(p, dx)[None, :]
+    s2 = cx ** 2 + cy ** 2
+    inv = 1 / torch.sqrt(torch.clamp(1 - s2, min=1e-300))
+    window = (s2 < 1) & (2 * z * cx.abs() * (inv - 1) <= L) & (2 * z * cy.abs() * (inv - 1) <= L)
+    psi = (2 * math.pi * z / LAM) * (torch.sqrt(torch.clamp(1 - s2, min=0)) - 1 + s2 / 2)
+    u = _rand_field((n, n), torch.complex128, 20)
+    # the pre-compensation is a circular convolution over the whole padded window (no crop)
+    g = torch.fft.ifft2(torch.fft.fft2(torch.nn.functional.pad(u, (0, p - n, 0, p - n)))
+                        * torch.polar(window.to(torch.float64), psi))
+    lo = p // 2 - n // 2  # top-left placement -> the centred window fresnel() expects
+    full, dq_ref = O.fresnel(torch.roll(g, (lo, lo), (-2, -1)), dx, LAM, z, pad=1)
+    out, dq = O.sas(u, dx, LAM, z)
+    assert dq == pytest.approx(dq_ref)
+    assert relative_error(out, full[..., lo:lo + n, lo:lo + n]) < 1e-9
+
+
+@given(ny=st.integers(3, 14), nx=st.integers(3, 14), pad=st.sampled_from([1, 1.25, 2, 3]), bl=st.booleans(),
+       dxr=dx_over_lam, zr=z_over_zc, cdt=st.sampled_from([torch.complex64, torch.complex128]),
+       batch=st.sampled_from([(), (2,), (2, 3)]))
+def test_propagator_with_any_arguments_equals_asm(ny, nx, pad, bl, dxr, zr, cdt, batch):
+    dx = dxr * LAM
+    z = _z(max(ny, nx), dx, zr)
+    prop = O.Propagator((ny, nx), dx, LAM, z, pad=pad, band_limit=bl)
+    u = _rand_field((*batch, ny, nx), cdt, 21)
+    out = prop(u)
+    assert out.dtype == cdt and out.shape == u.shape
+    ref = O.asm(u.to(torch.complex128), dx, LAM, z, pad=pad, band_limit=bl)
+    assert relative_error(out, ref) < 10 * _tol(cdt)
+    assert relative_error(out, O.asm(u, dx, LAM, z, pad=pad, band_limit=bl)) < 10 * _tol(cdt)
+
+
+# ------------------------------------------------------------------------------------------------ ifft2 probe
+
+def test_ifft2_fallback_applies_only_where_the_probe_finds_ifft2_wrong(monkeypatch):
+    from suite.optics import propagation as P
+    u = _rand_field((12, 10), torch.complex64, 22)
+    ref = O.asm(u.to(torch.complex128), 1e-6, LAM, 2e-5)
+    real_ifft2, calls = torch.fft.ifft2, []
+
+    def spy(x, *a, **kw):
+        calls.append(tuple(x.shape))
+        return real_ifft2(x, *a, **kw)
+
+    monkeypatch.setattr(P, "_IFFT2_PROBES", {})
+    monkeypatch.setattr(torch.fft, "ifft2", spy)
+    assert relative_error(O.asm(u, 1e-6, LAM, 2e-5, cache=False), ref) < 1e-5
+    assert calls.count((24, 20)) == 2  # probe + the transform itself: the fast path is used where it is right
+    # an ifft2 that divides by n twice (the torch 2.13 CPU complex64 2048^2 failure), on this shape only
+    monkeypatch.setattr(P, "_IFFT2_PROBES", {})
+    monkeypatch.setattr(torch.fft, "ifft2", lambda x, *a, **kw: real_ifft2(x, *a, **kw) / x[..., 0, :].numel())
+    assert relative_error(O.asm(u, 1e-6, LAM, 2e-5, cache=False), ref) < 1e-5
+    assert P._IFFT2_PROBES and not any(P._IFFT2_PROBES.values())
+
+
+def test_asm_is_right_at_the_size_where_cpu_ifft2_fails():
+    # N = 1024 pads to 2048 x 2048 complex64: the size where torch 2.13 CPU ifft2 (norm="backward") fails
+    n, dx = 1024, 2e-6
+    u = O.gaussian_field(n, dx, 20 * dx)
+    z = 0.5 * O.critical_distance(n, dx, LAM)
+    out = O.asm(u.to(torch.complex64), dx, LAM, z, cache=False)
+    x = O.grid_coords(n, dx)
+    c = slice(n // 2 - 64, n // 2 + 64)
+    ref = O.gaussian_beam_exact(torch.sqrt(x[c, None] ** 2 + x[None, c] ** 2), z, 20 * dx, LAM)
+    assert relative_error(out[c, c], ref) < 1e-4

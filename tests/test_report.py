@@ -10,7 +10,7 @@ import torch
 from suite import registry
 from suite.claims import CLAIMS
 from suite.cli import main
-from suite.registry import Pair, Study, StudyResult, Verdict
+from suite.registry import Pair, Rule, Study, StudyResult, Verdict
 from suite.report import generate
 from suite.report.collect import StepTimeout, time_limit
 
@@ -54,7 +54,8 @@ def fake_registry(monkeypatch):
 def test_report_counts_nan_records_failures_and_is_complete(fake_registry, tmp_path):
     out = tmp_path / "rep"
     res = generate(out, devices=["cpu"], quick=True)
-    assert sorted(p.name for p in (out).iterdir()) == ["index.html", "machine.json", "results.csv", "results.json"]
+    assert sorted(p.name for p in (out).iterdir()) == [".neurophys-report", "index.html", "machine.json",
+                                                       "results.csv", "results.json"]
     html = (out / "index.html").read_text()
     assert "A working study" in html and "this study is broken on purpose" in html
     assert "data:image/png;base64," not in html or "<img" in html
@@ -71,6 +72,50 @@ def test_report_counts_nan_records_failures_and_is_complete(fake_registry, tmp_p
     assert (csv[(csv.kind == "speed") & (csv.status == "ok")].median_ms > 0).all()
     machine = json.loads((out / "machine.json").read_text())
     assert machine["mode"] == "quick" and machine["devices"] == ["cpu"] and machine["torch"] == torch.__version__
+
+
+def _base(ctx):
+    return StudyResult(table=pd.DataFrame({"x": [1]}), measures={"x": float(torch.rand(1)), "threads": torch.get_num_threads()})
+
+
+def _dependent(ctx):
+    base = ctx.result("demo.base").measures["x"]
+    return StudyResult(table=pd.DataFrame({"x": [base]}), measures={"gain": 10.0 + base, "noise": ctx.p.noise})
+
+
+def test_declared_studies_run_in_order_with_rules_seeds_threads(fake_registry, tmp_path):
+    _, studies = fake_registry
+    studies.clear()
+    studies["demo.a_dependent"] = Study("demo.a_dependent", "Depends on base", _dependent, needs=("demo.base",),
+                                        sweep={"noise": (1, 2)}, key=("gain",),
+                                        rules=(Rule("H3", "gain > 5", qualified="gain > 1", shows=("noise",)),))
+    studies["demo.base"] = Study("demo.base", "Base", _base, threads=1)
+    threads_before = torch.get_num_threads()
+    res = generate(tmp_path / "r", devices=["cpu"], quick=True, speed=False)
+    assert torch.get_num_threads() == threads_before
+    assert [r.study.name for r in res.studies] == ["demo.base", "demo.a_dependent"]
+    assert res.studies[0].result.measures["threads"] == 1
+    dep = res.studies[1].result
+    assert dep.measures["noise"] == 1 and dep.key.startswith("gain 10.")
+    assert [(v.claim, v.verdict) for v in dep.verdicts] == [("H3", "confirmed")]
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    h3 = {c["claim"]: c for c in data["claims"]}["H3"]
+    assert h3["by_device"] == {"cpu": "confirmed"} and not h3["devices_disagree"]
+    html = (tmp_path / "r" / "index.html").read_text()
+    assert "confirmed if gain &gt; 5; qualified if gain &gt; 1; otherwise refuted" in html  # Methods lists rules
+    again = generate(tmp_path / "s", devices=["cpu"], quick=True, speed=False, seed=0)
+    other = generate(tmp_path / "t", devices=["cpu"], quick=True, speed=False, seed=1)
+    x = [r.result.measures["x"] for r in (res.studies[0], again.studies[0], other.studies[0])]
+    assert x[0] == x[1] != x[2], "the study seed follows --seed, and the same seed repeats"
+
+
+def test_failed_need_fails_its_dependents(fake_registry, tmp_path):
+    _, studies = fake_registry
+    studies["demo.needs_broken"] = Study("demo.needs_broken", "Needs a broken one", _dependent,
+                                         needs=("demo.broken",), sweep={"noise": (1, 2)})
+    res = generate(tmp_path / "r", devices=["cpu"], quick=True, speed=False)
+    err = {r.study.name: r.error for r in res.studies}
+    assert err["demo.broken"].startswith("RuntimeError") and "demo.broken" in err["demo.needs_broken"]
 
 
 def test_domain_that_fails_to_import_is_listed(fake_registry, tmp_path):
@@ -120,7 +165,7 @@ def test_cli_list_and_report(fake_registry, tmp_path, capsys):
     listed = capsys.readouterr().out
     assert "demo.scale" in listed and "demo.ok" in listed
     assert main(["report", "--out", str(tmp_path / "r"), "--device", "cpu", "--quick", "--only", "demo",
-                 "--silent"]) == 0
+                 "--silent"]) == 1  # demo.broken fails: exit 1
     assert (tmp_path / "r" / "index.html").exists()
     with pytest.raises(SystemExit, match="unknown domain"):
         main(["report", "--only", "nosuchdomain", "--out", str(tmp_path / "x")])
@@ -136,7 +181,9 @@ def test_compare_puts_reports_side_by_side(fake_registry, tmp_path):
     speed = pd.read_csv(tmp_path / "c" / "speed.csv")
     assert any(c.startswith("a: ") for c in speed.columns) and any(c.startswith("b: ") for c in speed.columns)
     claims = pd.read_csv(tmp_path / "c" / "claims.csv")
-    assert claims.set_index("claim").loc["H1"].tolist() == ["confirmed", "confirmed"]
+    h1 = claims.set_index("claim").loc["H1"]
+    assert [c.split(" / ")[-1] for c in h1.index] == ["cpu", "cpu", "disagree"]
+    assert h1.tolist()[:2] == ["confirmed", "confirmed"] and pd.isna(h1["disagree"])
     with pytest.raises(SystemExit, match="no results.json"):
         main(["compare", str(tmp_path), "--out", str(tmp_path / "d")])
 
@@ -151,3 +198,30 @@ def test_real_registry_quick_report_runs_every_study_and_judges_every_claim(tmp_
     assert [c["claim"] for c in data["claims"] if c["verdict"] == "not measured"] == []
     html = (tmp_path / "real" / "index.html").read_text()
     assert html.count("data:image/png;base64,") >= len(registry.domains())
+
+
+def test_compare_flags_devices_that_disagree(fake_registry, tmp_path):
+    generate(tmp_path / "a", devices=["cpu"], quick=True, speed=False)
+    generate(tmp_path / "b", devices=["cpu"], quick=True, speed=False)
+    data = json.loads((tmp_path / "b" / "results.json").read_text())
+    for c in data["claims"]:
+        if c["claim"] == "H1":
+            c["by_device"] = {"cpu": "refuted"}  # as if another machine measured the opposite
+    (tmp_path / "b" / "results.json").write_text(json.dumps(data))
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c")]) == 0
+    claims = pd.read_csv(tmp_path / "c" / "claims.csv").set_index("claim")
+    assert claims.loc["H1", "disagree"] == "yes: confirmed vs refuted"
+    assert pd.isna(claims.loc["H2", "disagree"])
+
+
+def test_pair_thread_policy_is_what_its_timings_ran_with(fake_registry, tmp_path):
+    import dataclasses
+
+    pairs, _ = fake_registry
+    pairs["demo.scale"] = dataclasses.replace(pairs["demo.scale"], threads=1)
+    before = torch.get_num_threads()
+    res = generate(tmp_path / "r", devices=["cpu"], quick=True)
+    assert {r["threads"] for r in res.speed if r["status"] == "ok"} == {1}
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads must be a positive int"):
+        dataclasses.replace(pairs["demo.scale"], threads=0)

@@ -12,8 +12,9 @@ import math
 
 import torch
 
-from suite.checks import check_finite, check_positive, check_real, check_same_last_dim, check_tensor
-from suite.timing import threads
+from suite.checks import (
+    check_finite, check_positive, check_real, check_same_last_dim, check_tensor, validation_enabled,
+)
 
 __all__ = [
     "minkowski_inner", "lorentz_residual", "lorentz_distance", "tangent_distance", "lorentz_expmap0",
@@ -26,9 +27,10 @@ _LOG2 = math.log(2.0)
 ON_MANIFOLD_RTOL = 1e-3
 
 
-# Row-blocked evaluation on the CPU: a [1e6, 16] float32 temporary is 64 MB, and allocating it costs more
+# Row-blocked evaluation on the CPU: a [1e6, 16] float64 temporary is 128 MB, and allocating it costs more
 # than the arithmetic (page faults); blocks of 256k elements stay in cache. Each block is the same
 # differentiable computation, so autograd and the results are unchanged. Other devices run in one piece.
+# The process-wide thread count is left alone (library code never changes global torch state).
 _BLOCK_ELEMENTS = 1 << 18
 
 
@@ -38,10 +40,7 @@ def _rowwise(fn, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     n = a.shape[-1]
     a2, b2 = a.reshape(-1, n), b.reshape(-1, n)
     rows = max(1, _BLOCK_ELEMENTS // max(n, 1))
-    # One intra-op thread for the block loop: ~100 small ops per block would each open a parallel region,
-    # and their barriers cost more than the work (badly so when other processes share the cores).
-    with threads(1):
-        out = torch.cat([fn(a2[i:i + rows], b2[i:i + rows]) for i in range(0, a2.shape[0], rows)])
+    out = torch.cat([fn(a2[i:i + rows], b2[i:i + rows]) for i in range(0, a2.shape[0], rows)])
     return out.reshape(a.shape[:-1])
 
 
@@ -72,9 +71,19 @@ def lorentz_residual(x: torch.Tensor, k: float = 1.0) -> torch.Tensor:
     return (minkowski_inner(x, x) + k).abs() / k
 
 
+def _wide(t: torch.Tensor) -> torch.Tensor:
+    """The distances are evaluated in float64: products and differences of float16/32 numbers are exact
+    there, so the direction and radial terms below keep the digits of the inputs (and squares of float32
+    up to 3.4e38 do not overflow)."""
+    return t.to(torch.float64)
+
+
+
 def _off_manifold(x: torch.Tensor, k: float) -> torch.Tensor:
     """Boolean mask of rows that are not on the hyperboloid to relative tolerance ON_MANIFOLD_RTOL
-    (or have x_0 <= 0, or are not finite)."""
+    (or have x_0 <= 0, or are not finite). In float64, where squares of float32 coordinates cannot
+    overflow (x_0 reaches 8e37 at radius 88)."""
+    x = _wide(x)
     tot = _dot(x, x)
     resid = (tot - 2 * x[..., 0] ** 2 + k).abs()
     return ~(resid <= ON_MANIFOLD_RTOL * (tot + k)) | ~(x[..., 0] > 0)  # NaN compares False -> flagged
@@ -96,45 +105,63 @@ def _check_lorentz(x, name: str, k: float) -> torch.Tensor:
     return x
 
 
-def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
-    """Geodesic distance on the hyperboloid, cancellation-free:
+def _direction_gap_sq(a, b, d, na, nb, dn):
+    """sin^2(theta / 2) = |a/na - b/nb|^2 / 4 for the angle theta between a and b (norms na, nb > 0,
+    d = a - b, dn = na - nb computed without cancellation).
 
-        d(x, y) = 2 sqrt(k) asinh( sqrt(<y - x, y - x>_L / k) / 2 ),
+    a/na - b/nb = d/na - b c with c = dn / (na nb) for nearby points (error ~eps |d| / na, not eps) and
+    c = 1/nb - 1/na for far-apart ones (|d|^2 >= min |.|^2). Where the result is below 2^-54 (directions
+    equal to ~1e-8, beyond what the float64 divisions resolve), `_small_angle_sq` recomputes it from the
+    exact 2x2 minors."""
+    near = _dot(d, d) < torch.minimum(na, nb) ** 2  # squared norms: no sqrt rounding in the comparison
+    c = torch.where(near, dn / (na * nb), 1 / nb - 1 / na)
+    diff = d / na.unsqueeze(-1) - b * c.unsqueeze(-1)  # not addcmul: a fused multiply-add breaks exactness
+    s2 = (_dot(diff, diff) * 0.25).clamp_max(1.0)
+    need = (s2 < 2.0 ** -54) & (na * nb > 2.0 ** -900)  # the product guard keeps (na nb)^2 normal
+    if bool(need.any()):
+        n = a.shape[-1]
+        idx = need.reshape(-1).nonzero().squeeze(-1)
+        fix = _small_angle_sq(a.reshape(-1, n)[idx], b.reshape(-1, n)[idx], na.reshape(-1)[idx], nb.reshape(-1)[idx])
+        s2 = s2.reshape(-1).index_put((idx,), fix).reshape(s2.shape)
+    return s2
 
-    from <y - x, y - x>_L = -2k - 2<x, y>_L = 4k sinh^2(d / (2 sqrt k)). The textbook
-    sqrt(k) arcosh(-<x, y>_L / k) (geoopt `Lorentz.dist`) evaluates arcosh(1 + t) with t lost to rounding
-    when the points are close (Mishne et al. 2023, sec. 4). The Lorentz coordinates themselves still grow
-    like e^r, so both forms lose accuracy at large radius r: that is a limit of the representation.
 
-    x, y: [..., n+1] points with <x, x>_L = -k (checked to relative tolerance 1e-3 when `check`;
-    `lorentz_project` is the documented way to bring points back onto the hyperboloid).
-    """
-    k = _k(k)
-    check_real(check_tensor(x, "x"), "x")
-    check_real(check_tensor(y, "y"), "y")
-    check_same_last_dim(x, y, "x", "y")
-    for t, name in ((x, "x"), (y, "y")):
-        if t.shape[-1] < 2:
-            raise ValueError(f"{name} must be points of the Lorentz model with last dimension n + 1 >= 2, "
-                             f"got shape {tuple(t.shape)}")
-    scale = 2 * math.sqrt(k)
-    bad = []
+_MINOR_ELEMENTS = 1 << 22  # [rows, n, n] temporaries of the minors are built this many elements at a time
 
-    def block(a, b):
-        if check:  # flags are reduced once at the end: one host sync, not one per block
-            bad.append((_off_manifold(a, k).any(), _off_manifold(b, k).any()))
-        d = b - a
-        q = (_dot(d, d) - 2 * d[..., 0] ** 2).clamp_min(0)  # <d,d>_L >= 0 on the hyperboloid; rounding may dip
-        return scale * torch.asinh(_safe_sqrt(q / k) * 0.5)
 
-    out = _rowwise(block, x, y)
-    if check:
-        flags = torch.stack([torch.stack(f) for f in bad]).any(0).tolist()
-        if flags[0]:
-            raise _manifold_error("x", x, k)
-        if flags[1]:
-            raise _manifold_error("y", y, k)
-    return out
+def _split(x):
+    """Veltkamp's split x = hi + lo with 26-bit halves (float64), so that products of halves are exact."""
+    c = x * 134217729.0  # 2^27 + 1
+    hi = c - (c - x)
+    return hi, x - hi
+
+
+def _two_product(x, y):
+    """x y = p + e exactly (Dekker 1971, TwoProduct), p = fl(x y), broadcasting x against y."""
+    p = x * y
+    xh, xl = _split(x)
+    yh, yl = _split(y)
+    return p, ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+
+
+def _small_angle_sq(a, b, na, nb):
+    """sin^2(theta / 2) for nearly parallel rows a, b of shape [m, n], relative-accurate:
+    sin^2(theta) = sum_{i<j} (a_i b_j - a_j b_i)^2 / (na nb)^2 (Lagrange's identity) and
+    sin^2(theta / 2) = sin^2(theta) / (2 (1 + cos theta)), cos theta = a.b / (na nb).
+    Each product a_i b_j is formed exactly as p + e (`_two_product`; e = 0 for float32 inputs, whose
+    products are exact in float64), and p_ij - p_ji is exact where it nearly cancels (Sterbenz), so
+    exactly collinear inputs (w = lambda v, any lambda > 0) give exactly 0 and a tiny angle keeps its
+    relative accuracy; |a/na - b/nb| cannot resolve either (rounding of na, nb)."""
+    n = a.shape[-1]
+    rows = max(1, _MINOR_ELEMENTS // max(n * n, 1))
+    sin2 = []
+    for i in range(0, a.shape[0], rows):
+        p, e = _two_product(a[i:i + rows].unsqueeze(-1), b[i:i + rows].unsqueeze(-2))
+        m = (p - p.transpose(-1, -2)) + (e - e.transpose(-1, -2))
+        sin2.append((m * m).sum((-1, -2)) * 0.5)
+    nab = na * nb
+    sin2 = torch.cat(sin2) / (nab * nab)
+    return sin2 / (2 * (1 + _dot(a, b) / nab))
 
 
 def _log_sinh_half_sq(r1, r2, delta_r, s2):
@@ -153,8 +180,7 @@ def _log_sinh_half_sq(r1, r2, delta_r, s2):
     e12 = torch.expm1(-2 * r1) * torch.expm1(-2 * r2)  # (1 - e^{-2 r1})(1 - e^{-2 r2}), signs cancel
     b = (r1 + r2 - 2 * _LOG2 + torch.log((e12 * s2).clamp_min(tiny))) * 0.5
     both = torch.maximum(a, b) + 0.5 * torch.log1p(torch.exp(-2 * (a - b).abs()))
-    # an exactly vanishing angular term (same ray, identical points) must not enter through the tiny clamp:
-    # at radius 30 that would add e^(30 - 44) to sinh(d/2)
+    # an exactly vanishing angular term (same ray, identical points) must not enter through the tiny clamp
     return torch.where(s2 > 0, both, a)
 
 
@@ -169,32 +195,179 @@ def _two_asinh_exp(L):
     return 2 * torch.where(L > 0, big, small)
 
 
+# Beyond this radius sinh(r1) sinh(r2) could overflow float64: those pairs take the log-domain form.
+_DIRECT_RADIUS = 700.0
+
+
+def _chord_half_sq(radial_sq, s1s2, s2):
+    """d = 2 asinh(sqrt(h)), h = sinh^2(d/2) = sinh^2((r1 - r2)/2) + sinh(r1) sinh(r2) sin^2(theta/2):
+    the polar law of cosines (cosh d = cosh(r1 - r2) + 2 sinh r1 sinh r2 sin^2(theta/2), minus 1), a sum
+    of non-negative terms, so nothing cancels (radial_sq = sinh^2((r1 - r2)/2), s1s2 = sinh r1 sinh r2)."""
+    return 2 * torch.asinh(_safe_sqrt(radial_sq + s1s2 * s2))
+
+
 def _safe_sqrt(n):
-    """sqrt(n) with a zero (not infinite) gradient at n = 0 (a point at the origin)."""
+    """sqrt(n) with a zero (not infinite) gradient at n = 0 (identical points)."""
     nz = n > 0
     return torch.where(nz, torch.sqrt(torch.where(nz, n, torch.ones_like(n))), torch.zeros_like(n))
 
 
-def _tangent_distance_unit(v, w):
-    """tangent_distance for curvature -1 on one block (see `tangent_distance`)."""
-    v, w = torch.broadcast_tensors(v, w)
-    tiny = torch.finfo(v.dtype).tiny
-    d = v - w
-    n1, n2 = _dot(v, v), _dot(w, w)
-    # radii floored at sqrt(tiny) ~ 1e-19 (float32): finite 1/r, zero gradient at the origin; a point at the
-    # origin then has sinh(r) ~ 1e-19, so the angular term vanishes as it should
-    r1, r2 = n1.clamp_min(tiny).sqrt(), n2.clamp_min(tiny).sqrt()
-    t1, t2 = 1 / r1, 1 / r2
-    dp = _dot(d, v) + _dot(d, w)  # = r1^2 - r2^2 without cancellation (error ~eps |v - w| r)
-    delta_r = dp / (r1 + r2)
-    # v/r1 - w/r2 = (v - w)/r1 - c w. For nearby points c = (r2 - r1)/(r1 r2) from dp (error ~eps |v-w|/r1);
-    # for far-apart ones (|v - w|^2 >= min |.|^2) c = t2 - t1, which is exact when w is v scaled by a power
-    # of two (same ray) and no worse otherwise.
-    near = _dot(d, d) < torch.minimum(n1, n2)  # squared norms: no sqrt rounding in the comparison
-    c = torch.where(near, delta_r * t1 * t2, t2 - t1)
-    diff = d * t1.unsqueeze(-1) - w * c.unsqueeze(-1)  # not addcmul: a fused multiply-add breaks exactness
-    s2 = (_dot(diff, diff) * 0.25).clamp_max(1.0)
-    return _two_asinh_exp(_log_sinh_half_sq(r1, r2, delta_r, s2))
+def _polar_distance(r1, r2, delta_r, s2):
+    """Distance from radii r1, r2, their difference delta_r (computed without cancellation) and
+    s2 = sin^2(theta/2): directly in float64 while sinh(r) cannot overflow, in the log domain
+    (`_log_sinh_half_sq`, `_two_asinh_exp`) for the pairs beyond _DIRECT_RADIUS."""
+    c1, c2 = r1.clamp_max(_DIRECT_RADIUS), r2.clamp_max(_DIRECT_RADIUS)
+    out = _chord_half_sq(torch.sinh(delta_r.clamp(-_DIRECT_RADIUS, _DIRECT_RADIUS) * 0.5) ** 2,
+                         torch.sinh(c1) * torch.sinh(c2), s2)
+    far = (r1 > _DIRECT_RADIUS) | (r2 > _DIRECT_RADIUS)
+    if bool(far.any()):
+        idx = far.nonzero(as_tuple=True)
+        out = out.index_put(idx, _two_asinh_exp(_log_sinh_half_sq(r1[idx], r2[idx], delta_r[idx], s2[idx])))
+    return out
+
+
+def _refine_below(dtype: torch.dtype) -> float:
+    """Pairs whose Gram-form sin^2(theta/2) is below this (nearby points, common rays) are recomputed from
+    the vectors without cancellation. The Gram form's absolute error ~1e-16 is then at most ~1e-7 relative
+    for inputs narrower than float64 (threshold 2^-30, directions within 6e-5 rad) and ~1e-10 for float64
+    inputs (2^-20), below the rounding of the result in each."""
+    return 2.0 ** -20 if dtype == torch.float64 else 2.0 ** -30
+
+
+def _gram_terms(n1, n2, ab):
+    """(|a|, |b|, |a|^2 - |b|^2, sin^2(theta/2)) from the float64 Gram entries n1 = |a|^2, n2 = |b|^2,
+    ab = a.b: sin^2(theta/2) = (1 - cos theta) / 2, cos theta = ab / (|a| |b|). Norms are floored at
+    sqrt(tiny) (finite reciprocals, zero gradient at the origin); a point at the origin has no direction,
+    and its angular term is multiplied by sinh(0) = 0: it gets s2 = 1/2 (0 for two points at the
+    origin) through a finite branch."""
+    tiny = torch.finfo(n1.dtype).tiny
+    na, nb = n1.clamp_min(tiny).sqrt(), n2.clamp_min(tiny).sqrt()
+    origin = (n1 == 0) | (n2 == 0)
+    cos = torch.where(origin, (n1 == n2).to(n1.dtype), ab) / torch.where(origin, 1.0, na * nb)
+    return na, nb, n1 - n2, ((1 - cos) * 0.5).clamp(0.0, 1.0)
+
+
+def _exact_terms(a, b):
+    """|a|^2 - |b|^2 = (a - b).(a + b) and sin^2(theta/2) from the float64 rows a, b [m, n] without
+    cancellation (errors ~eps |a - b|, not eps |a|; `_direction_gap_sq`)."""
+    tiny = torch.finfo(a.dtype).tiny
+    na, nb = _dot(a, a).clamp_min(tiny).sqrt(), _dot(b, b).clamp_min(tiny).sqrt()
+    d = a - b
+    dn2 = _dot(d, a + b)
+    return dn2, _direction_gap_sq(a, b, d, na, nb, dn2 / (na + nb))
+
+
+def _pair_terms(n1, n2, ab, rows, refine: float):
+    """(|a|, |b|, |a|^2 - |b|^2, sin^2(theta/2)) for every pair from its Gram entries (one pass over the
+    coordinates, as a textbook distance), with the pairs that the Gram form cannot resolve (s2 below
+    `refine`, see `_refine_below`: nearby points, common rays) recomputed by `_exact_terms` from `rows(flat_index)`, which
+    returns their float64 rows (a, b). The choice is made per pair."""
+    na, nb, dn2, s2 = _gram_terms(n1, n2, ab)
+    need = s2 < refine
+    if bool(need.any()):
+        shape = s2.shape
+        idx = need.reshape(-1).nonzero().squeeze(-1)
+        e_dn2, e_s2 = _exact_terms(*rows(idx))
+        dn2 = dn2.expand(shape).reshape(-1).index_put((idx,), e_dn2).reshape(shape)
+        s2 = s2.reshape(-1).index_put((idx,), e_s2).reshape(shape)
+    return na, nb, dn2, s2
+
+
+def _tangent_from_terms(r1, r2, dn2, s2):
+    """tangent distance (curvature -1) from `_pair_terms` of the tangent vectors: r1 - r2 = dn2 / (r1 + r2)."""
+    return _polar_distance(r1, r2, dn2 / (r1 + r2), s2)
+
+
+def _lorentz_from_terms(p, q, dn2, s2):
+    """Lorentz distance (curvature -1) from `_pair_terms` of the spatial parts (p = |x_s| = sinh r1):
+    sinh(r1 - r2) = p y0 - q x0 = (p^2 - q^2) / (p y0 + q x0) =: t (x0 = sqrt(1 + p^2)),
+    sinh^2((r1 - r2)/2) = (cosh(r1 - r2) - 1) / 2 = t^2 / (2 (sqrt(1 + t^2) + 1)), sinh r1 sinh r2 = p q."""
+    one = torch.ones_like(p)
+    t = dn2 / (p * torch.hypot(one, q) + q * torch.hypot(one, p))
+    return _chord_half_sq(t * t / (2 * (torch.hypot(torch.ones_like(t), t) + 1)), p * q, s2)
+
+
+def _pointwise(a, b, from_terms, k: float):
+    """Distance of the row pairs a, b [..., n] (broadcast; evaluated in float64) at curvature -1/k."""
+    refine = _refine_below(torch.result_type(a, b))
+    a, b = torch.broadcast_tensors(_wide(a), _wide(b))
+    n = a.shape[-1]
+
+    def rows(idx):
+        return a.reshape(-1, n)[idx] / math.sqrt(k), b.reshape(-1, n)[idx] / math.sqrt(k)
+
+    terms = _pair_terms(_dot(a, a) / k, _dot(b, b) / k, _dot(a, b) / k, rows, refine)
+    return math.sqrt(k) * from_terms(*terms)
+
+
+def _check_points(x, y, nx: str, ny: str) -> None:
+    for t, name in ((x, nx), (y, ny)):
+        check_real(check_tensor(t, name), name)
+    check_same_last_dim(x, y, nx, ny)
+    for t, name in ((x, nx), (y, ny)):
+        if t.shape[-1] < 2:
+            raise ValueError(f"{name} must be points of the Lorentz model with last dimension n + 1 >= 2, "
+                             f"got shape {tuple(t.shape)}")
+
+
+def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
+    """Geodesic distance on the hyperboloid, accurate on every pair:
+
+        sinh^2(d/2) = sinh^2((r1 - r2)/2) + sinh(r1) sinh(r2) sin^2(theta/2)      (curvature -1),
+
+    with sinh(r_i) = |x_s|, |y_s| (the spatial parts), r1 - r2 = asinh((|x_s|^2 - |y_s|^2) / (|x_s| y_0 +
+    |y_s| x_0)) and sin(theta/2) = |x_s/|x_s| - y_s/|y_s|| / 2, both without cancellation
+    (`_direction_gap_sq`), evaluated in float64 (`_chord_half_sq`).
+    Neither textbook form is accurate on all pairs: sqrt(k) arcosh(-<x, y>_L / k) (geoopt `Lorentz.dist`)
+    loses close points (arcosh(1 + t), t lost to rounding; Mishne et al. 2023, sec. 4), the Minkowski chord
+    2 sqrt(k) asinh(sqrt(<x - y, x - y>_L / k) / 2) loses far points of different radii (it cancels
+    e^{2 r}), and both lose nearly radial pairs at large radius; the polar form has no cancellation.
+
+    The point is the one of the hyperboloid with spatial part x_s (x_0 = sqrt(k + |x_s|^2), as
+    `geoopt.Lorentz.projx`): x_0 is read only by the on-manifold check, because its rounding
+    (eps x_0^2 in <x, x>_L) would otherwise decide the distance of close points beyond radius ~8.
+
+    Args:
+        x, y: [..., n+1] points with <x, x>_L = -k, broadcastable; checked to relative tolerance
+            ON_MANIFOLD_RTOL when `check` and validation is on (`suite.set_validation`);
+            `lorentz_project` is the documented way to bring points back onto the hyperboloid.
+        k: curvature parameter (curvature -1/k), > 0.
+    Returns:
+        [...] distances in the result dtype of x and y.
+    """
+    k = _k(k)
+    _check_points(x, y, "x", "y")
+    check = check and validation_enabled()
+    bad = []
+
+    def block(a, b):
+        if check:  # flags are reduced once at the end: one host sync, not one per block
+            bad.append((_off_manifold(a, k).any(), _off_manifold(b, k).any()))
+        return _pointwise(a[..., 1:], b[..., 1:], _lorentz_from_terms, k)
+
+    out = _rowwise(block, x, y)
+    if check:
+        flags = torch.stack([torch.stack(f) for f in bad]).any(0).tolist()
+        if flags[0]:
+            raise _manifold_error("x", x, k)
+        if flags[1]:
+            raise _manifold_error("y", y, k)
+    return out.to(torch.result_type(x, y))
+
+
+def _check_tangent(v, w, nv: str, nw: str) -> None:
+    for t, name in ((v, nv), (w, nw)):
+        check_real(check_tensor(t, name), name)
+    check_same_last_dim(v, w, nv, nw)
+
+
+def _finite_output(out, v, w, nv: str, nw: str) -> None:
+    """Non-finite input always propagates to the output (NaN/Inf reach every branch), so one check of the
+    output replaces two full passes over the inputs; the inputs are then checked to name the argument."""
+    if validation_enabled() and not bool(torch.isfinite(out).all()):
+        check_finite(v, nv)
+        check_finite(w, nw)
+        raise RuntimeError("non-finite distance from finite input: please report")
 
 
 def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.Tensor:
@@ -205,37 +378,32 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
     between v and w, sinh^2(d/2) = sinh^2((r1 - r2)/2) + sinh(r1) sinh(r2) sin^2(theta/2), a sum of
     non-negative terms (the polar law of cosines cosh d = cosh(r1 - r2) + 2 sinh r1 sinh r2 sin^2(theta/2)
     minus 1). cosh(r) is never formed: log sinh(d/2) is assembled from logs (`_log_sinh_half_sq`) and
-    d = 2 asinh(exp(.)) is evaluated without overflow, so float32 works to radii ~80 (sinh overflows at 89).
-    Two quantities are computed without cancellation:
+    d = 2 asinh(exp(.)) is evaluated without overflow. Two quantities are computed without cancellation:
       r1 - r2 = (v - w).(v + w) / (r1 + r2)                     (not |v| - |w|),
       v/r1 - w/r2 = (v - w)/r1 - w ((v - w).(v + w)) / (r1 r2 (r1 + r2)),  sin(theta/2) = |.|/2,
-    so their error scales with |v - w|, not with the radius (for |v - w| >= min(r1, r2) the direct
-    (v - w)/r1 - w (1/r2 - 1/r1) is used, exact on a common ray when the radii differ by a power of 2). This is Mishne et al.'s (ICML 2023)
-    Euclidean parametrisation with the distance computed in the log domain (beyond the research report).
+    so their error scales with |v - w|, not with the radius; directions equal to ~1e-8 (common rays)
+    take sin^2(theta) from the exact 2x2 minors instead (`_small_angle_sq`). Everything runs in float64
+    (float32 products are exact there): at radius 50 the angular term is multiplied by sinh(r1) sinh(r2)
+    ~ e^100, which float32 directions cannot resolve. This is Mishne et al.'s (ICML 2023) Euclidean
+    parametrisation with the distance computed in the log domain (beyond the research report).
 
-    Accuracy domain (float32, tested against mpmath): relative error < 1e-4 up to radius 50 whenever the
-    directions of v and w are not equal up to float32 rounding. For directions equal up to rounding
-    (e.g. w = 2 v) at radii > ~17, sin(theta/2) ~ 1e-8 is below what float32 resolves and the rounding
-    of the directions decides a distance ~2 (min(r1, r2) - 17): a limit of float32 directions.
+    Accuracy (tested against mpmath on the exact float inputs, no carve-out): float32 relative error
+    < 1e-5 to radius 50, common rays and nearly radial pairs included.
+
+    Args:
+        v, w: [..., n] tangent vectors, broadcastable.
+        k: curvature parameter (curvature -1/k), > 0.
+    Returns:
+        [...] distances in the result dtype of v and w.
     """
     k = _k(k)
-    check_real(check_tensor(v, "v"), "v")
-    check_real(check_tensor(w, "w"), "w")
-    check_same_last_dim(v, w, "v", "w")
-    sk = math.sqrt(k)
+    _check_tangent(v, w, "v", "w")
 
     def block(a, b):
-        if k == 1.0:
-            return _tangent_distance_unit(a, b)
-        return sk * _tangent_distance_unit(a / sk, b / sk)
+        return _pointwise(a, b, _tangent_from_terms, k)
 
-    out = _rowwise(block, v, w)
-    # Non-finite input always propagates to the output (NaN/Inf reach every branch), so one check of the
-    # output replaces two full passes over the inputs; the inputs are then checked to name the argument.
-    if not bool(torch.isfinite(out).all()):
-        check_finite(v, "v")
-        check_finite(w, "w")
-        raise RuntimeError("tangent_distance produced a non-finite value for finite input: please report")
+    out = _rowwise(block, v, w).to(torch.result_type(v, w))
+    _finite_output(out, v, w, "v", "w")
     return out
 
 
@@ -266,16 +434,26 @@ def lorentz_expmap0(v: torch.Tensor, k: float = 1.0) -> torch.Tensor:
 
 def lorentz_logmap0(x: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
     """log_0: point of the hyperboloid -> tangent vector at the origin, r = sqrt(k) asinh(|x_s| / sqrt k)
-    (asinh of the spatial norm, not arcosh(x_0 / sqrt k), which cancels near the origin)."""
+    (asinh of the spatial norm, not arcosh(x_0 / sqrt k): x_0 = sqrt(k) (1 + r^2 / 2k + ...) rounds to
+    sqrt(k) near the origin, so arcosh returns 0 for every r below ~3e-4 in float32). The norm is taken
+    in float64, where squares of float32 coordinates cannot overflow (|x_s| reaches 8e37 at radius 88).
+
+    Args:
+        x: [..., n+1] points of the hyperboloid (checked when `check` and validation is on).
+    Returns:
+        [..., n] tangent vectors at the origin, x's dtype.
+    """
     k = _k(k)
-    if check:
+    if check and validation_enabled():
         _check_lorentz(x, "x", k)
+    else:
+        check_real(check_tensor(x, "x"), "x")
     sk = math.sqrt(k)
-    xs = x[..., 1:]
-    n = torch.linalg.vector_norm(xs, dim=-1, keepdim=True)
+    xs = _wide(x[..., 1:])
+    n = _safe_sqrt(_dot(xs, xs)).unsqueeze(-1)
     safe = torch.where(n > 0, n, torch.ones_like(n))
     factor = torch.where(n > 0, sk * torch.asinh(safe / sk) / safe, torch.ones_like(n))
-    return xs * factor
+    return (xs * factor).to(x.dtype)
 
 
 def lorentz_project(x: torch.Tensor, k: float = 1.0) -> torch.Tensor:

@@ -15,7 +15,7 @@ import geoopt
 import torch
 from torch import nn
 
-from suite.checks import check_finite, check_positive, check_real, check_tensor
+from suite.checks import check_finite, check_positive, check_real, check_tensor, validation_enabled
 from suite.hyperbolic._geometry import (
     _k, lorentz_distance, lorentz_expmap0, lorentz_logmap0, lorentz_residual, minkowski_inner,
     tangent_distance,
@@ -58,18 +58,28 @@ def isotropic_gaussian_loss(z: torch.Tensor, sigma: float = 1.0) -> torch.Tensor
       MMD^2 = mean_ij k(z_i, z_j) - 2 mean_i (l^2/(l^2+s^2))^{n/2} exp(-|z_i|^2 / (2(l^2+s^2)))
               + (l^2/(l^2+2 s^2))^{n/2}.
     Map points to the tangent space first (`lorentz_logmap0`, or use tangent parameters directly).
+    Scale-safe over the whole float range (as hypot): the rows are divided by their largest entry m
+    before squaring and the squared distances rebuilt as (d2 / m^2) m m in float64, where an overflow
+    can only mean a kernel value exp(-inf) = 0, never NaN.
     """
     check_real(check_tensor(z, "z"), "z", min_dim=2)
-    check_finite(z, "z")
+    if z.shape[-1] == 0 or z.shape[-2] == 0:
+        raise ValueError(f"z must have at least one row and one column, got shape {tuple(z.shape)}")
+    if validation_enabled():
+        check_finite(z, "z")
     s2 = check_positive(sigma, "sigma") ** 2
     n = z.shape[-1]
     l2 = n * s2
-    sq = (z * z).sum(-1)
-    d2 = (sq.unsqueeze(-1) + sq.unsqueeze(-2) - 2 * z @ z.transpose(-1, -2)).clamp_min(0)
+    zw = z.to(torch.float64)
+    m = zw.abs().amax((-1, -2), keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+    zs = zw / m
+    sqs = (zs * zs).sum(-1)
+    d2s = (sqs.unsqueeze(-1) + sqs.unsqueeze(-2) - 2 * zs @ zs.transpose(-1, -2)).clamp_min(0)
+    d2, sq = d2s * m * m, sqs * m[..., 0] * m[..., 0]
     kzz = torch.exp(-d2 / (2 * l2)).mean((-1, -2))
     kzy = ((l2 / (l2 + s2)) ** (n / 2) * torch.exp(-sq / (2 * (l2 + s2)))).mean(-1)
     kyy = (l2 / (l2 + 2 * s2)) ** (n / 2)
-    return (kzz - 2 * kzy + kyy).clamp_min(0)
+    return (kzz - 2 * kzy + kyy).clamp_min(0).to(z.dtype)
 
 
 class LorentzLinear(nn.Module):

@@ -25,6 +25,7 @@ Why the fixed `asm` differs from the obvious FFT one-liner (research report sect
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections import OrderedDict
@@ -33,11 +34,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from suite.checks import check_positive, check_tensor
+from suite.checks import check_tensor, validation_enabled
 
 __all__ = [
     "OpticsValidityWarning", "asm", "Propagator", "sas", "fresnel", "fraunhofer", "transfer_function",
     "band_limit_frequency", "critical_distance", "asm_validity", "sas_distance_limit", "MIN_BAND_SAMPLES",
+    "aliased_fraction", "MAX_ALIASED_FRACTION",
 ]
 
 TWO_PI = 2.0 * math.pi
@@ -47,6 +49,13 @@ TWO_PI = 2.0 * math.pi
 # result is dominated by lost bandwidth: on the circular-aperture ground truth (study
 # optics.error_vs_distance) the on-axis error passes 1e-2 between ~65 and ~35 kept samples (N = 256..1024).
 MIN_BAND_SAMPLES = 48
+
+# asm(band_limit=False) warns when more than this share of the propagating band has its transfer-function
+# phase sampled below Nyquist (`aliased_fraction`). Measured on white-noise fields (the worst case: every
+# frequency equally lit) against a 16x-padded band-limited reference, N = 16 and 32, dx = lambda/4 .. 2 lambda:
+# below a share of 0.1 the unbanded result is never more than 1.3x worse than the band-limited one, above 0.5
+# it is always 3x or more worse; 0.25 sits in the middle of the transition.
+MAX_ALIASED_FRACTION = 0.25
 
 
 class OpticsValidityWarning(UserWarning):
@@ -58,35 +67,104 @@ class OpticsValidityWarning(UserWarning):
 # input checks
 # ----------------------------------------------------------------------------------------------------------
 
-def _field(u, name: str = "u") -> torch.Tensor:
-    """Validate a field `[..., Ny, Nx]` and apply the documented dtype promotion."""
-    check_tensor(u, name)
-    if u.dim() < 2:
-        raise ValueError(f"{name} must be a field with at least 2 dimensions [..., Ny, Nx], got shape "
-                         f"{tuple(u.shape)}")
-    if u.is_complex():
-        return u
-    if u.dtype == torch.float64:
-        return u.to(torch.complex128)
-    if u.dtype in (torch.float16, torch.bfloat16, torch.float32):
-        return u.to(torch.complex64)
-    raise TypeError(f"{name} must be a complex field (complex64/complex128) or a real floating amplitude "
-                    f"(promoted to complex), got {u.dtype}")
+def _number(value, name: str) -> float:
+    """A real number: a Python/NumPy int or float, or a one-element real tensor. bool, str, complex and None
+    are not numbers here (True would silently mean 1 metre)."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{name} must be a scalar, got a tensor of shape {tuple(value.shape)}")
+        if value.dtype == torch.bool or value.is_complex():
+            raise TypeError(f"{name} must be a real number, got a {value.dtype} tensor")
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def _positive(value, name: str) -> float:
+    v = _number(value, name)
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
+    return v
 
 
 def _distance(z, name: str = "z") -> float:
-    if isinstance(z, torch.Tensor):
-        if z.numel() != 1:
-            raise ValueError(f"{name} must be a scalar distance, got a tensor of shape {tuple(z.shape)}")
-        z = z.item()
-    z = float(z)
-    if not math.isfinite(z):
+    v = _number(z, name)
+    if not math.isfinite(v):
         raise ValueError(f"{name} must be a finite distance in metres, got {z!r}")
-    return z
+    return v
 
 
 def _scalars(dx, wavelength, z) -> tuple[float, float, float]:
-    return check_positive(dx, "dx"), check_positive(wavelength, "wavelength"), _distance(z)
+    return _positive(dx, "dx"), _positive(wavelength, "wavelength"), _distance(z)
+
+
+def _size(n, name: str) -> int:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _shape2(shape, name: str = "shape") -> tuple[int, int]:
+    """A grid shape (Ny, Nx) of positive integers."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2:
+        raise ValueError(f"{name} must be a pair (Ny, Nx) of positive integers, got {shape!r}")
+    return _size(shape[0], name), _size(shape[1], name)
+
+
+def _pad(pad, name: str = "pad") -> float:
+    v = _number(pad, name) if not isinstance(pad, (bool, np.bool_)) else None
+    if v is None or not (math.isfinite(v) and v >= 1):
+        raise ValueError(f"{name} must be a finite number >= 1 (1 = no padding), got {pad!r}")
+    return v
+
+
+def _flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def _field_checked(u, name: str = "u") -> tuple[torch.Tensor, int]:
+    """Validate a field `[..., Ny, Nx]`, apply the documented dtype promotion, and (with validation on) check
+    finiteness and return the power-of-two exponent e that brings max|u| near 1 when it lies outside
+    [2^-k, 2^k], k = maxexp / 3 of the dtype (float32: 42): linear propagation of u 2^-e then times 2^e is
+    exact scaling, and keeps the FFT sums (up to P^2 max|u|) away from overflow and subnormals. One pass
+    (max of |re|, |im|) serves both checks; NaN propagates through the max. Returns (field, e)."""
+    check_tensor(u, name)
+    if u.dim() < 2 or u.shape[-1] == 0 or u.shape[-2] == 0:
+        raise ValueError(f"{name} must be a field [..., Ny, Nx] with Ny, Nx >= 1, got shape {tuple(u.shape)}")
+    if not u.is_complex():
+        if u.dtype == torch.float64:
+            u = u.to(torch.complex128)
+        elif u.dtype in (torch.float16, torch.bfloat16, torch.float32):
+            u = u.to(torch.complex64)
+        else:
+            raise TypeError(f"{name} must be a complex field (complex64/complex128) or a real floating amplitude "
+                            f"(promoted to complex), got {u.dtype}")
+    if not validation_enabled() or u.numel() == 0:
+        return u, 0
+    m = float(torch.view_as_real(u).abs().amax())
+    if not math.isfinite(m):
+        raise ValueError(f"{name} contains NaN or Inf; finite input is required")
+    k = math.frexp(torch.finfo(u.real.dtype).max)[1] // 3
+    if m == 0.0 or 2.0 ** -k <= m <= 2.0 ** k:
+        return u, 0
+    e = math.frexp(m)[1]
+    return _ldexp(u, -e), e
+
+
+def _field(u, name: str = "u") -> torch.Tensor:
+    """`_field_checked` without the rescaling (for the references, which work in float64)."""
+    return _field_checked(u, name)[0]
+
+
+def _ldexp(x: torch.Tensor, e: int) -> torch.Tensor:
+    """x 2^e in two exact steps, so each factor is representable in float32 (|e| up to ~280)."""
+    if e == 0:
+        return x
+    h = e // 2
+    return x * (2.0 ** h) * (2.0 ** (e - h))
 
 
 def _padded_size(n: int, pad: float) -> int:
@@ -103,6 +181,7 @@ def band_limit_frequency(padded_n: int, dx: float, wavelength: float, z: float) 
     Frequencies |f_x| > u_limit have a transfer-function chirp sampled below Nyquist on the frequency grid
     of step du; their light also leaves the padded window. Depends on |z| only.
     """
+    padded_n, dx, wavelength, z = _size(padded_n, "padded_n"), *_scalars(dx, wavelength, z)
     du = 1.0 / (padded_n * dx)
     return 1.0 / (wavelength * math.sqrt((2.0 * du * abs(z)) ** 2 + 1.0))
 
@@ -114,22 +193,59 @@ def critical_distance(n: int, dx: float, wavelength: float, pad: float = 2) -> f
     (= 2 N dx^2 / lambda for 2x padding). For dx < lambda/2 the grid holds evanescent frequencies and the
     band limit (at most 1/lambda) always cuts some of them: z_c = 0.
     """
-    p = _padded_size(n, pad)
-    arg = 4.0 * dx * dx / (wavelength * wavelength) - 1.0
+    n, dx, wavelength = _size(n, "n"), _positive(dx, "dx"), _positive(wavelength, "wavelength")
+    p = _padded_size(n, _pad(pad))
+    arg = (2.0 * dx / wavelength) ** 2 - 1.0
     return 0.5 * p * dx * math.sqrt(arg) if arg > 0 else 0.0
+
+
+def aliased_fraction(padded_shape, dx: float, wavelength: float, z: float) -> float:
+    """Share of the propagating band whose sampled transfer-function phase aliases (unbanded ASM).
+
+    phi(u, v) = 2 pi z sqrt(1/lambda^2 - u^2 - v^2) is sampled with steps du = 1/(P_x dx), dv = 1/(P_y dx).
+    Nyquist along u, |d phi/du| du <= pi, is u^2 (1 + (2 du z)^2) + v^2 <= 1/lambda^2, and the same along v
+    (Matsushima & Shimobaba, Opt. Express 17, 19662, 2009, eqs. 11-13; their band limit is the rectangle
+    inscribed in this region). Light in the other bins walks off by more than half the padded window and the
+    circular convolution wraps it back in. Returned: the area share of the propagating disc inside the grid
+    band (|u|, |v| <= 1/(2 dx), u^2 + v^2 <= 1/lambda^2) that violates either condition, by the midpoint rule
+    on a `samples`^2 grid of one quadrant. For a white input spectrum it is the share of the light misplaced.
+    Unlike the critical distance it is continuous across dx = lambda/2, where the band starts to hold
+    grazing and evanescent frequencies. Cached per configuration (asm checks it on every call).
+    """
+    py, px = _shape2(padded_shape, "padded_shape")
+    dx, wavelength, z = _scalars(dx, wavelength, z)
+    return _aliased_fraction(py, px, dx, wavelength, abs(z))
+
+
+@functools.lru_cache(maxsize=256)
+def _aliased_fraction(py: int, px: int, dx: float, wavelength: float, z: float, samples: int = 256) -> float:
+    # in direction cosines c = lambda f (scale-free): the disc is c^2 <= 1, the band |c| <= lambda / (2 dx)
+    top = min(0.5 * wavelength / dx, 1.0)
+    t = (np.arange(samples) + 0.5) * (top / samples)
+    u, v = t[None, :], t[:, None]
+    prop = u * u + v * v <= 1.0
+    ax, ay = (2.0 * z / (px * dx)) ** 2, (2.0 * z / (py * dx)) ** 2
+    bad = prop & ((u * u * (1.0 + ax) + v * v > 1.0) | (v * v * (1.0 + ay) + u * u > 1.0))
+    return float(bad.sum()) / float(prop.sum())
 
 
 def asm_validity(shape, dx: float, wavelength: float, z: float, pad: float = 2,
                  aperture: float | None = None) -> dict:
     """Sampling diagnostics of `asm` for a grid `shape` (Ny, Nx): critical distance, how many frequency
-    samples per axis survive the band limit, and which method to use ("asm" or "sas").
+    samples per axis survive the band limit, which method to use ("asm" or "sas"), and the share of the
+    propagating band that an unbanded transfer function aliases (`aliased_fraction`).
 
     The research report's criterion (section 5.2.1), dx <= lambda z / (2 D), is returned for comparison as
     `report_condition_ok` (D = `aperture`, default the window width N dx). With D = N dx it holds only for
     |z| >= 2 N dx^2 / lambda = z_c: the *opposite* of where the band-limited ASM is exact (study
     optics.error_vs_distance measures both sides).
     """
-    ny, nx = int(shape[-2]), int(shape[-1])
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) < 2:
+        raise ValueError(f"shape must end with (Ny, Nx), got {shape!r}")
+    ny, nx = _shape2(tuple(shape)[-2:])
+    dx, wavelength, z = _scalars(dx, wavelength, z)
+    pad = _pad(pad)
+    aperture = None if aperture is None else _positive(aperture, "aperture")
     samples, zc = [], []
     for n in (ny, nx):
         p = _padded_size(n, pad)
@@ -141,15 +257,18 @@ def asm_validity(shape, dx: float, wavelength: float, z: float, pad: float = 2,
     need = min(MIN_BAND_SAMPLES, min(_padded_size(ny, pad), _padded_size(nx, pad)) // 2)
     method = "asm" if kept >= need else "sas"
     width = aperture if aperture is not None else max(ny, nx) * dx
+    padded = (_padded_size(ny, pad), _padded_size(nx, pad))
     return {"z_c": min(zc), "band_samples": kept, "method": method,
+            "aliased_fraction": aliased_fraction(padded, dx, wavelength, abs(z)),
             "report_condition_ok": dx <= wavelength * abs(z) / (2.0 * width)}
 
 
 def sas_distance_limit(n: int, dx: float, wavelength: float) -> float:
     """Upper distance limit of SAS (Heintzmann, Loetgering & Wechsler, Optica 10, 1407, 2023, eq. for
     z_limit with L = N dx): z_lim = 4 L dx / (lambda (1 - 2 sqrt(2) dx / sqrt(8 dx^2 + lambda^2)))."""
+    n, dx, wavelength = _size(n, "n"), _positive(dx, "dx"), _positive(wavelength, "wavelength")
     L = n * dx
-    denom = 1.0 - 2.0 * math.sqrt(2.0) * dx / math.sqrt(8.0 * dx * dx + wavelength * wavelength)
+    denom = 1.0 - 2.0 * math.sqrt(2.0) / math.sqrt(8.0 + (wavelength / dx) ** 2)
     return 4.0 * L * dx / (wavelength * denom) if denom > 0 else math.inf
 
 
@@ -163,14 +282,17 @@ def _freq_sq(ny: int, nx: int, dx: float, device) -> tuple[torch.Tensor, torch.T
     return fy[:, None], fx[None, :]
 
 
-def _abs_freq(n: int, dx: float, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """|fftfreq(n, dx)| on its n // 2 + 1 distinct values, and the FFT-layout index into them."""
+def _abs_cosine(n: int, dx: float, wavelength: float, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """lambda |fftfreq(n, dx)| (direction cosines, scale-free) on its n // 2 + 1 distinct values, and the
+    FFT-layout index into them."""
     i = torch.arange(n, device=device)
     idx = torch.minimum(i, n - i)
-    return torch.arange(n // 2 + 1, dtype=torch.float64, device=device) / (n * dx), idx
+    return torch.arange(n // 2 + 1, dtype=torch.float64, device=device) * (wavelength / dx / n), idx
 
 
 def _complex_of(dtype: torch.dtype) -> torch.dtype:
+    if not isinstance(dtype, torch.dtype) or not (dtype.is_complex or dtype.is_floating_point):
+        raise TypeError(f"dtype must be a complex or real floating torch.dtype, got {dtype!r}")
     return dtype if dtype.is_complex else (torch.complex128 if dtype == torch.float64 else torch.complex64)
 
 
@@ -185,11 +307,13 @@ def transfer_function(shape, dx: float, wavelength: float, z: float, *, band_lim
     float64 work) and gathered into the FFT layout.
     """
     dx, wavelength, z = _scalars(dx, wavelength, z)
-    ny, nx = int(shape[-2]), int(shape[-1])
-    fy, iy = _abs_freq(ny, dx, device)
-    fx, ix = _abs_freq(nx, dx, device)
-    fy, fx = fy[:, None], fx[None, :]
-    s2 = wavelength ** 2 * (fx * fx + fy * fy)
+    ny, nx = _shape2(shape)
+    py, px = _shape2(padded_shape, "padded_shape") if padded_shape is not None else (ny, nx)
+    band_limit, cdt = _flag(band_limit, "band_limit"), _complex_of(dtype)
+    cy, iy = _abs_cosine(ny, dx, wavelength, device)
+    cx, ix = _abs_cosine(nx, dx, wavelength, device)
+    cy, cx = cy[:, None], cx[None, :]
+    s2 = cx * cx + cy * cy
     k = TWO_PI / wavelength
     prop = s2 <= 1.0
     root = torch.sqrt(torch.clamp(1.0 - s2, min=0.0))
@@ -200,15 +324,13 @@ def transfer_function(shape, dx: float, wavelength: float, z: float, *, band_lim
     amp = torch.where(prop, torch.ones_like(decay), decay)
     phase = torch.where(prop, phase, torch.zeros_like(phase))
     if band_limit:
-        py, px = (padded_shape if padded_shape is not None else (ny, nx))
-        vl = band_limit_frequency(int(py), dx, wavelength, z)
-        ul = band_limit_frequency(int(px), dx, wavelength, z)
+        vl = wavelength * band_limit_frequency(py, dx, wavelength, z)
+        ul = wavelength * band_limit_frequency(px, dx, wavelength, z)
         # 1e-9 slack: at exactly z_c the Nyquist bin must stay (u_limit and fftfreq round differently).
         # evanescent bins are kept: their transfer function is a smooth decay, not an aliasing chirp, and
         # at small z they carry the real near field (study optics.evanescent).
-        keep = ((fx <= ul * (1 + 1e-9)) & (fy <= vl * (1 + 1e-9))) | ~prop
+        keep = ((cx <= ul * (1 + 1e-9)) & (cy <= vl * (1 + 1e-9))) | ~prop
         amp = amp * keep.to(amp.dtype)
-    cdt = _complex_of(dtype)
     rdt = torch.float64 if cdt == torch.complex128 else torch.float32
     # cast the reduced phase (|phase| <= pi) to the working precision, then exponentiate there.
     quadrant = torch.polar(amp.to(rdt), phase.to(rdt)).to(cdt)
@@ -253,30 +375,60 @@ def _warn_asm_validity(shape, dx, wavelength, z, pad, band_limit):
             f"limit (critical distance z_c = {info['z_c']:.4g} m); the result has lost most of its bandwidth. "
             f"Use suite.optics.sas (or fresnel/fraunhofer in the far field) for this distance.",
             OpticsValidityWarning, stacklevel=3)
-    elif not band_limit and abs(z) > info["z_c"] > 0:
+    elif not band_limit and info["aliased_fraction"] > MAX_ALIASED_FRACTION:
         warnings.warn(
-            f"asm(band_limit=False): z = {z:.4g} m is beyond the critical distance z_c = {info['z_c']:.4g} m; "
-            f"the sampled transfer function aliases. Use band_limit=True (or sas).",
+            f"asm(band_limit=False): at z = {z:.4g} m the transfer-function phase is sampled below Nyquist on "
+            f"{100 * info['aliased_fraction']:.0f}% of the propagating band (critical distance z_c = "
+            f"{info['z_c']:.4g} m); that light wraps around the window. Use band_limit=True (or sas).",
             OpticsValidityWarning, stacklevel=3)
 
 
-def _ifft2(x: torch.Tensor) -> torch.Tensor:
-    """Inverse 2-D FFT as two 1-D transforms. Why not torch.fft.ifft2: on torch 2.13.0+cpu (MKL, 2 threads)
-    ifft2 of a complex64 2048 x 2048 array returns wrong values (relative error ~1); 1-D transforms are right."""
-    return torch.fft.ifft(torch.fft.ifft(x, dim=-2), dim=-1)
+_IFFT2_PROBES: dict = {}
 
 
-def _apply(u: torch.Tensor, H: torch.Tensor, py: int, px: int) -> torch.Tensor:
-    """Zero-padded FFT convolution: the field sits in the top-left corner of a (py, px) window.
+def _ifft2_is_right(shape, dtype, device, norm: str) -> bool:
+    """Whether torch.fft.ifft2 gives the right answer for this (shape, dtype, device, CPU threads, norm),
+    probed once on seeded noise against the composition of two 1-D inverse transforms and cached.
 
-    The FFT runs along x for the Ny non-zero rows first and is pruned back to Ny rows before the inverse
-    x transform, which skips a quarter of the work of a full 2-D FFT on the padded array.
+    Why: torch 2.13.0+cpu (MKL) with 2 threads returns ifft2 of an unbatched complex64 2048 x 2048 array
+    divided by 2048^2 a second time (relative error 1.0) with norm="backward"; norm="forward", one thread,
+    a batch dimension, other sizes, complex128 and fft2 are right. A probe, not a version check, so the
+    fallback applies exactly where the bug shows and nowhere else.
     """
+    device = torch.device(device)
+    threads = torch.get_num_threads() if device.type == "cpu" else 0
+    key = (tuple(shape), dtype, device, threads, norm)
+    if key not in _IFFT2_PROBES:
+        with torch.no_grad():
+            g = torch.Generator(device=device).manual_seed(0)
+            x = torch.randn(tuple(shape), dtype=dtype, device=device, generator=g)
+            ref = torch.fft.ifft(torch.fft.ifft(x, dim=-2, norm=norm), dim=-1, norm=norm)
+            err = torch.linalg.vector_norm(torch.fft.ifft2(x, norm=norm) - ref)
+            _IFFT2_PROBES[key] = bool(err <= 1e-3 * torch.linalg.vector_norm(ref))
+    return _IFFT2_PROBES[key]
+
+
+def _ifft2(x: torch.Tensor, norm: str) -> torch.Tensor:
+    """torch.fft.ifft2, or two 1-D inverse transforms where the probe found ifft2 wrong."""
+    if _ifft2_is_right(x.shape, x.dtype, x.device, norm):
+        return torch.fft.ifft2(x, norm=norm)
+    return torch.fft.ifft(torch.fft.ifft(x, dim=-2, norm=norm), dim=-1, norm=norm)
+
+
+def _kernel(H: torch.Tensor) -> torch.Tensor:
+    """H / (Py Px): the inverse FFT's normalisation folded into the cached transfer function, so the inverse
+    runs with norm="forward" (unscaled) and the convolution costs no extra pass."""
+    return H / (H.shape[-2] * H.shape[-1])
+
+
+def _apply(u: torch.Tensor, K: torch.Tensor, py: int, px: int) -> torch.Tensor:
+    """Zero-padded FFT convolution with a cached kernel K = `_kernel(H)`: the field sits in the top-left
+    corner of a (py, px) window, one 2-D plan each way (fft2 pads through `s=`), output cropped."""
     ny, nx = u.shape[-2:]
-    U = torch.fft.fft(u, n=px, dim=-1)
-    U = torch.fft.fft(U, n=py, dim=-2)
-    V = torch.fft.ifft(U * H, dim=-2)[..., :ny, :]
-    return torch.fft.ifft(V, dim=-1)[..., :nx]
+    if u.numel() == 0:  # an empty batch (MKL refuses zero-size transforms)
+        return u.new_empty(u.shape)
+    U = torch.fft.fft2(u, s=(py, px))
+    return _ifft2(U * K, "forward")[..., :ny, :nx]
 
 
 def asm(u, dx, wavelength, z, *, pad: float = 2, band_limit: bool = True, cache: bool = True) -> torch.Tensor:
@@ -289,21 +441,20 @@ def asm(u, dx, wavelength, z, *, pad: float = 2, band_limit: bool = True, cache:
     Transfer functions are cached (LRU of 6) by shape/dx/wavelength/z/pad/device/dtype; `Propagator` is
     the explicit cached module.
     """
-    u = _field(u)
+    u, e = _field_checked(u)
     dx, wavelength, z = _scalars(dx, wavelength, z)
-    if not (isinstance(pad, (int, float)) and pad >= 1):
-        raise ValueError(f"pad must be a number >= 1 (1 = no padding), got {pad!r}")
+    pad, band_limit, cache = _pad(pad), _flag(band_limit, "band_limit"), _flag(cache, "cache")
     ny, nx = u.shape[-2:]
     py, px = _padded_size(ny, pad), _padded_size(nx, pad)
     _warn_asm_validity((ny, nx), dx, wavelength, z, pad, band_limit)
 
     def build():
-        return transfer_function((py, px), dx, wavelength, z, band_limit=band_limit, dtype=u.dtype,
-                                 device=u.device)
+        return _kernel(transfer_function((py, px), dx, wavelength, z, band_limit=band_limit, dtype=u.dtype,
+                                         device=u.device))
 
-    key = (py, px, dx, wavelength, z, bool(band_limit), u.dtype, u.device)
-    H = _TF_CACHE.get(key, build) if cache else build()
-    return _apply(u, H, py, px)
+    key = ("asm", py, px, dx, wavelength, z, band_limit, u.dtype, u.device)
+    K = _TF_CACHE.get(key, build) if cache else build()
+    return _ldexp(_apply(u, K, py, px), e)
 
 
 class Propagator(nn.Module):
@@ -316,13 +467,9 @@ class Propagator(nn.Module):
     def __init__(self, shape, dx: float, wavelength: float, z: float, *, pad: float = 2,
                  band_limit: bool = True):
         super().__init__()
-        if len(shape) != 2:
-            raise ValueError(f"shape must be (Ny, Nx), got {tuple(shape)}")
-        self.shape = (int(shape[0]), int(shape[1]))
+        self.shape = _shape2(shape)
         self.dx, self.wavelength, z = _scalars(dx, wavelength, z)
-        if not pad >= 1:
-            raise ValueError(f"pad must be >= 1, got {pad!r}")
-        self.pad, self.band_limit = pad, bool(band_limit)
+        self.pad, self.band_limit = _pad(pad), _flag(band_limit, "band_limit")
         self.padded = (_padded_size(self.shape[0], pad), _padded_size(self.shape[1], pad))
         self._cache: dict = {}
         self.builds = 0
@@ -338,19 +485,23 @@ class Propagator(nn.Module):
         self._cache = {}
         _warn_asm_validity(self.shape, self.dx, self.wavelength, self._z, self.pad, self.band_limit)
 
-    def transfer(self, device, dtype) -> torch.Tensor:
+    def _kernel(self, device, dtype) -> torch.Tensor:
         key = (torch.device(device), _complex_of(dtype))
         if key not in self._cache:
-            self._cache[key] = transfer_function(self.padded, self.dx, self.wavelength, self._z,
-                                                 band_limit=self.band_limit, dtype=key[1], device=key[0])
+            self._cache[key] = _kernel(transfer_function(self.padded, self.dx, self.wavelength, self._z,
+                                                         band_limit=self.band_limit, dtype=key[1], device=key[0]))
             self.builds += 1
         return self._cache[key]
 
+    def transfer(self, device, dtype) -> torch.Tensor:
+        """The transfer function H on the padded FFT grid (the cache holds H / (Py Px), see `_kernel`)."""
+        return self._kernel(device, dtype) * (self.padded[0] * self.padded[1])
+
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        u = _field(u)
+        u, e = _field_checked(u)
         if tuple(u.shape[-2:]) != self.shape:
             raise ValueError(f"u must have spatial shape {self.shape}, got {tuple(u.shape[-2:])}")
-        return _apply(u, self.transfer(u.device, u.dtype), *self.padded)
+        return _ldexp(_apply(u, self._kernel(u.device, u.dtype), *self.padded), e)
 
     def extra_repr(self) -> str:
         return (f"shape={self.shape}, dx={self.dx:g}, wavelength={self.wavelength:g}, z={self._z:g}, "
@@ -368,7 +519,7 @@ def _centered(n: int, step: float, device) -> torch.Tensor:
 def _square(u: torch.Tensor, fn: str) -> int:
     ny, nx = u.shape[-2:]
     if ny != nx:
-        raise ValueError(f"{fn} needs a square field [..., N, N], got spatial shape {(ny, nx)}")
+        raise ValueError(f"u must be a square field [..., N, N] for {fn}, got spatial shape {(ny, nx)}")
     return nx
 
 
@@ -377,28 +528,33 @@ def _fresnel_factors(n: int, p: int, dx: float, wavelength: float, z: float, wit
     """Input and output factors of the one-step Fresnel transform, built in float64 and cached.
 
     The field lives in a (p, p) window with the input in the top-left corner, so window index m is the
-    centred index m_c = (m + lo) mod p, lo = p/2 - n//2, at x = (m_c - p/2) dx. With q the centred output
-    index (x' = (q - p/2) dq, dq = lambda z / (p dx)) the kernel exp(-2 pi i (m_c - p/2)(q - p/2) / p) factors
-    into (-1)^m exp(-2 pi i m q / p) times (-1)^(q + lo) exp(-i pi p/2) exp(-2 pi i lo q / p): the fftshifts
-    and the roll fold into these two diagonal factors, so one plain FFT remains.
-    input  a[m] = exp(i k x^2 / (2z)) (-1)^m                       (1 without the chirp: Fraunhofer)
-    output b[q] = exp(ikz)/(i lambda z) dx^2 exp(i k x'^2 / (2z)) (-1)^(q+lo) e^{-i pi p/2} e^{-2 pi i lo q/p}
+    centred index m_c = (m + lo) mod p, c = p // 2, lo = c - n // 2, at x = (m_c - c) dx. With q the centred
+    output index (x' = (q - c) dq, dq = lambda z / (p dx)) the DFT kernel exp(-2 pi i (m_c - c)(q - c) / p)
+    factors exactly, for even and odd p, into
+    exp(-2 pi i m q / p) * exp(2 pi i (m c mod p) / p) * exp(-2 pi i ((lo - c)(q - c) mod p) / p):
+    the fftshifts and the roll fold into two diagonal factors, so one plain FFT remains. (The familiar
+    (-1)^m, (-1)^q form is the even-p special case; for odd p it is off by half a pixel and a sign.)
+    The integer products are reduced mod p before scaling, so the phases are exact in float64.
+    input  a[m] = exp(i k x^2 / (2z)) exp(2 pi i (m c mod p) / p)           (no chirp: Fraunhofer)
+    output b[q] = exp(ikz)/(i lambda z) dx^2 exp(i k x'^2 / (2z)) exp(-2 pi i ((lo - c)(q - c) mod p) / p)
     (2-D: products of the 1-D factors; only the central n outputs q in [lo, lo + n) are kept).
     """
     k = TWO_PI / wavelength
-    lo = p // 2 - n // 2
-    m = torch.arange(p, dtype=torch.float64, device=device)
-    x = (torch.remainder(m + lo, p) - p // 2) * dx
-    phi_in = torch.remainder(k * x * x / (2.0 * z), TWO_PI) if with_input_chirp else torch.zeros_like(x)
-    phi_in = phi_in + math.pi * torch.remainder(m, 2)
-    q = torch.arange(lo, lo + n, dtype=torch.float64, device=device)
-    dq = wavelength * z / (p * dx)
-    xq = (q - p // 2) * dq
-    phi_out = (torch.remainder(k * xq * xq / (2.0 * z), TWO_PI) + math.pi * torch.remainder(q + lo, 2)
-               - math.pi * (p // 2) - TWO_PI * torch.remainder(lo * q, p) / p)
+    c = p // 2
+    lo = c - n // 2
+    mi = torch.arange(p, dtype=torch.int64, device=device)
+    qi = torch.arange(lo, lo + n, dtype=torch.int64, device=device)
+    x = (torch.remainder(mi + lo, p) - c).to(torch.float64) * dx
+    # k x^2 / (2 z) = pi (x / lambda)(x / z): ratios first, so the phases do not depend on the unit of length
+    phi_in = (torch.remainder(math.pi * (x / wavelength) * (x / z), TWO_PI) if with_input_chirp
+              else torch.zeros_like(x))
+    phi_in = phi_in + TWO_PI * torch.remainder(mi * c, p).to(torch.float64) / p
+    xq = (qi - c).to(torch.float64) * ((wavelength / dx) * z / p)
+    phi_out = (torch.remainder(math.pi * (xq / wavelength) * (xq / z), TWO_PI)
+               - TWO_PI * torch.remainder((lo - c) * (qi - c), p).to(torch.float64) / p)
     a = torch.polar(torch.ones_like(phi_in), phi_in)
     b = torch.polar(torch.ones_like(phi_out), phi_out)
-    pre = complex(np.exp(1j * math.fmod(k * z, TWO_PI)) / (1j * wavelength * z)) * dx * dx
+    pre = complex(np.exp(1j * math.fmod(k * z, TWO_PI)) / 1j) * (dx / wavelength) * (dx / z)
     cdt = _complex_of(dtype)
     return (a[:, None] * a[None, :]).to(cdt), (b[:, None] * b[None, :] * pre).to(cdt)
 
@@ -412,13 +568,15 @@ def _fresnel_transform(g: torch.Tensor, n: int, dx: float, wavelength: float, z:
     chirp it is the Fraunhofer transform (Goodman eq. 4-25). The FFT along y runs only for the n kept columns.
     """
     p = g.shape[-1]
+    if g.numel() == 0:  # an empty batch (MKL refuses zero-size transforms)
+        return g.new_empty((*g.shape[:-2], n, n)), (wavelength / dx) * z / p
     lo = p // 2 - n // 2
     key = ("fresnel", n, p, dx, wavelength, z, with_input_chirp, g.dtype, g.device)
     a, b = _TF_CACHE.get(key, lambda: _fresnel_factors(n, p, dx, wavelength, z, with_input_chirp, g.dtype,
                                                         g.device))
     G = torch.fft.fft(g * a, dim=-1)[..., lo:lo + n]
     G = torch.fft.fft(G, dim=-2)[..., lo:lo + n, :]
-    return G * b, wavelength * z / (p * dx)
+    return G * b, (wavelength / dx) * z / p
 
 
 def _pad_to(u: torch.Tensor, p: int) -> torch.Tensor:
@@ -429,7 +587,7 @@ def _pad_to(u: torch.Tensor, p: int) -> torch.Tensor:
 def _integer_pad(pad, fn: str) -> int:
     """The single-FFT transforms pad to pad * N exactly: an integer >= 1 (no silent rounding of 1.5)."""
     if isinstance(pad, (bool, np.bool_)) or not isinstance(pad, (int, np.integer)) or pad < 1:
-        raise ValueError(f"{fn} needs pad to be an integer >= 1 (1 = no padding), got {pad!r}")
+        raise ValueError(f"pad must be an integer >= 1 for {fn} (1 = no padding), got {pad!r}")
     return int(pad)
 
 
@@ -448,12 +606,13 @@ def fraunhofer(u, dx, wavelength, z, *, pad: int = 2) -> tuple[torch.Tensor, flo
 
 def _single_fft(u, dx, wavelength, z, pad, method: str, *, input_chirp: bool) -> tuple[torch.Tensor, float]:
     """The argument checks and padding shared by `fresnel` and `fraunhofer`, then one Fresnel transform."""
-    u = _field(u)
+    u, e = _field_checked(u)
     dx, wavelength, z = _scalars(dx, wavelength, z)
     if z <= 0:
-        raise ValueError(f"{method} needs z > 0 (forward propagation), got {z}; use asm for z <= 0")
+        raise ValueError(f"z must be > 0 for {method} (forward propagation), got {z}; use asm for z <= 0")
     n = _square(u, method)
-    return _fresnel_transform(_pad_to(u, _integer_pad(pad, method) * n), n, dx, wavelength, z, input_chirp)
+    out, dq = _fresnel_transform(_pad_to(u, _integer_pad(pad, method) * n), n, dx, wavelength, z, input_chirp)
+    return _ldexp(out, e), dq
 
 
 def _sas_precompensation(p: int, dx: float, wavelength: float, z: float, dtype, device) -> torch.Tensor:
@@ -485,24 +644,26 @@ def sas(u, dx, wavelength, z) -> tuple[torch.Tensor, float]:
     Valid for z_c ~ 2 N dx^2 / lambda <= z <= `sas_distance_limit`; outside it warns naming `asm`
     (short distance) or `fraunhofer`/`fresnel` (beyond the limit).
     """
-    u = _field(u)
+    u, e = _field_checked(u)
     dx, wavelength, z = _scalars(dx, wavelength, z)
     if z <= 0:
-        raise ValueError(f"sas needs z > 0 (it magnifies the grid with z), got {z}; use asm for z <= 0")
+        raise ValueError(f"z must be > 0 for sas (it magnifies the grid with z), got {z}; use asm for z <= 0")
     n = _square(u, "sas")
     p = 2 * n
     zc = critical_distance(n, dx, wavelength, 2)
     if z < zc:
         warnings.warn(f"sas: z = {z:.4g} m is shorter than z_c = {zc:.4g} m, where the output pitch "
-                      f"{wavelength * z / (p * dx):.3g} m is finer than needed and the Fresnel chirp of the padded "
+                      f"{(wavelength / dx) * z / p:.3g} m is finer than needed and the Fresnel chirp of the padded "
                       f"window aliases; use suite.optics.asm (exact there).", OpticsValidityWarning, stacklevel=2)
     zl = sas_distance_limit(n, dx, wavelength)
     if z > zl:
         warnings.warn(f"sas: z = {z:.4g} m is beyond the SAS limit {zl:.4g} m; use suite.optics.fresnel or "
                       f"fraunhofer.", OpticsValidityWarning, stacklevel=2)
     key = ("sas", p, dx, wavelength, z, u.dtype, u.device)
-    dH = _TF_CACHE.get(key, lambda: _sas_precompensation(p, dx, wavelength, z, u.dtype, u.device))
+    dH = _TF_CACHE.get(key, lambda: _kernel(_sas_precompensation(p, dx, wavelength, z, u.dtype, u.device)))
     # pre-compensation is a convolution: the top-left placement only relabels the window (see _fresnel_factors)
-    U = torch.fft.fft(torch.fft.fft(u, n=p, dim=-1), n=p, dim=-2)
-    g = _ifft2(U * dH)
-    return _fresnel_transform(g, n, dx, wavelength, z, True)
+    if u.numel() == 0:
+        return _fresnel_transform(_pad_to(u, p), n, dx, wavelength, z, True)
+    g = _ifft2(torch.fft.fft2(u, s=(p, p)) * dH, "forward")
+    out, dq = _fresnel_transform(g, n, dx, wavelength, z, True)
+    return _ldexp(out, e), dq

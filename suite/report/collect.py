@@ -1,7 +1,9 @@
 """Run everything the registry holds and gather the numbers: accuracy, speed, studies, verdicts, machine.
 
-Nothing here knows a domain: it iterates `suite.registry`. A pair or study that raises or runs past its
-time limit is recorded as failed with its error; the rest still runs.
+Nothing here knows a domain: it iterates `suite.registry`. Studies run in dependency order
+(`suite.harness.run_order`), each timed and timed out on its own; a pair or study that raises or runs past
+its time limit is recorded as failed with its error (and so are the studies that need it); the rest runs.
+All timing goes through `speed_rows` (a Pair's sizes on a device); studies read those rows, never time.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import torch
 
 from suite import registry
 from suite.checks import nonfinite_count, relative_error
-from suite.registry import Pair, SkipSize, Study, StudyContext, StudyResult, Verdict
+from suite.harness import execute, run_order
+from suite.registry import Pair, SkipSize, Study, StudyResult, Verdict
 from suite.timing import measure
 
 Progress = Callable[[str], None]
@@ -183,9 +186,10 @@ def accuracy_rows(pair: Pair, device: str, seed: int, progress: Progress, timeou
 
 def speed_rows(pair: Pair, device: str, quick: bool, seed: int, progress: Progress,
                timeout: float | None) -> list[dict]:
-    """Median time of every implementation at each timing size, all measured in the same run."""
+    """Time of every implementation at each timing size on `device`, all measured in the same run: median,
+    spread (10/25/75 % quantiles), repeats, thread count and the machine's load while it was measured."""
     rows = []
-    for size in pair.timing_sizes(quick):
+    for size in pair.timing_sizes(quick, device):
         inputs = None
         for impl, fn in pair.impls().items():
             row = dict(pair=pair.name, domain=pair.domain, impl=impl, device=device, size=size,
@@ -206,8 +210,9 @@ def speed_rows(pair: Pair, device: str, quick: bool, seed: int, progress: Progre
                             return fn(*args)
 
                     t = measure(call, repeats=3 if quick else 7, min_time=0.02 if quick else 0.2,
-                                max_time=2.0 if quick else 10.0)
-                return dict(median_ms=t.median_ms, q25_ms=t.q25 * 1e3, q75_ms=t.q75 * 1e3, repeats=t.repeats)
+                                max_time=2.0 if quick else 10.0, num_threads=pair.threads)
+                return dict(median_ms=t.median_ms, q10_ms=t.q10 * 1e3, q25_ms=t.q25 * 1e3, q75_ms=t.q75 * 1e3,
+                            repeats=t.repeats, threads=t.threads, load=t.load, cores=t.cores)
 
             rows.append(_attempt(row, timing))
             progress(f"speed    {pair.name} {impl:>8} {device} {pair.size_label}={size}: "
@@ -218,19 +223,24 @@ def speed_rows(pair: Pair, device: str, quick: bool, seed: int, progress: Progre
     return rows
 
 
-def run_study(study: Study, ctx: StudyContext, progress: Progress, timeout: float | None) -> StudyRun:
-    run = StudyRun(study, ctx.device)
+def run_study(study: Study, device: str, quick: bool, seed: int, results: dict[str, StudyResult],
+              timings: Callable[[str], list[dict]], progress: Progress, timeout: float | None) -> StudyRun:
+    """Run one study (its needs already ran) under its own time limit; record its error if it fails."""
+    run = StudyRun(study, device)
     t0 = time.perf_counter()
     try:
+        failed = [n for n in study.needs if n not in results]
+        if failed:
+            raise RuntimeError(f"needs {', '.join(failed)}, which did not run or failed")
         with time_limit(timeout):
-            run.result = ctx.result(study.name)
+            run.result = execute(study, quick=quick, device=device, seed=seed, results=results, timings=timings)
     except Exception as exc:  # noqa: BLE001
         run.error = _error_text(exc)
-        progress(f"study    {study.name} {ctx.device}: FAILED {run.error}")
+        progress(f"study    {study.name} {device}: FAILED {run.error}")
         progress("".join(traceback.format_exception(exc))[-2000:])
     run.seconds = time.perf_counter() - t0
     if run.result is not None:
-        progress(f"study    {study.name} {ctx.device}: {len(run.result.verdicts)} verdict(s) in {run.seconds:.1f} s")
+        progress(f"study    {study.name} {device}: {len(run.result.verdicts)} verdict(s) in {run.seconds:.1f} s")
     return run
 
 
@@ -248,16 +258,26 @@ def collect(*, devices: list[str], quick: bool, only: list[str] | None = None, s
     """Measure every registered pair and study of the selected domains on the selected devices."""
     res = Results(machine=machine_info(devices, quick, seed))
     res.pairs = registry.pairs(only)
-    studies = registry.studies(only)
+    order = run_order(registry.studies(only))
     for device in devices:
+        timed: dict[str, list[dict]] = {}
         for pair in res.pairs:
             if device not in pair.devices:
                 continue
             res.accuracy += accuracy_rows(pair, device, seed, progress, timeout)
             if speed:
-                res.speed += speed_rows(pair, device, quick, seed, progress, timeout)
-        ctx = StudyContext(quick=quick, device=device, seed=seed)
-        for study in studies:
+                timed[pair.name] = speed_rows(pair, device, quick, seed, progress, timeout)
+                res.speed += timed[pair.name]
+
+        def timings(name: str, device=device, timed=timed) -> list[dict]:
+            """A pair's timing rows on this device: those of this run, else measured now (and reported)."""
+            if name not in timed:
+                timed[name] = speed_rows(registry.get_pair(name), device, quick, seed, progress, timeout)
+                res.speed += timed[name]
+            return timed[name]
+
+        results: dict[str, StudyResult] = {}
+        for study in order:
             if device in study.devices:
-                res.studies.append(run_study(study, ctx, progress, timeout))
+                res.studies.append(run_study(study, device, quick, seed, results, timings, progress, timeout))
     return res

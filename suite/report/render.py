@@ -13,18 +13,11 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from matplotlib.figure import Figure
 
-from suite.claims import CLAIMS, claim_domain
+from suite import registry
+from suite.claims import CLAIMS, VERDICTS
 from suite.report.collect import Results
-from suite.report.tables import (accuracy_frame, claim_rows, speed_frame, speed_table, stability_table,
-                                 summary)
-
-DOMAIN_TITLES = {
-    "holographic": "Holographic binding (report section 2)",
-    "hyperbolic": "Hyperbolic embeddings (report section 3)",
-    "fastweights": "Fast weights: additive vs delta rule (report section 4)",
-    "symplectic": "Symplectic integration (report section 4.3.2)",
-    "optics": "Diffractive optics (report sections 5 and 6.2)",
-}
+from suite.report.tables import (accuracy_frame, claim_rows, methods_rules, methods_studies, speed_fits,
+                                 speed_frame, speed_table, stability_table, summary)
 
 
 def fmt_number(x: Any) -> str:
@@ -91,32 +84,38 @@ def _study_view(run) -> dict[str, Any]:
 def render_html(res: Results) -> str:
     summ = summary(res)
     claims = summ["claims"]
-    domains = sorted({p.domain for p in res.pairs} | {r.study.domain for r in res.studies})
+    present = {p.domain for p in res.pairs} | {r.study.domain for r in res.studies}
+    owners = registry.claim_owners()
     sections = []
-    for d in domains:
+    for dom in [d for d in registry.domain_list() if d.name in present]:
+        d = dom.name
         runs = [r for r in res.studies if r.study.domain == d]
         views = [_study_view(r) for r in runs]
         fig = speed_figure(res, d)
         key_rows = pd.DataFrame([{"study": v["name"], "device": v["device"], "key number": v.get("key", ""),
                                   "status": "failed: " + v["error"] if v["error"] else "ok"} for v in views])
         sections.append({
-            "domain": d, "title": DOMAIN_TITLES.get(d, d),
-            "claims": [c for c in claims if any(e["study"].split(".")[0] == d for e in c["evidence"])],
+            "domain": d, "title": dom.title,
+            "claims": [c for c in claims if owners.get(c["claim"]) == d
+                       or any(e["study"].split(".")[0] == d for e in c["evidence"])],
             "mirrors": [v for v in views if v.get("mirror")],
             "stability": html_table(stability_table(res, d)),
             "keys": html_table(key_rows),
             "speed": html_table(speed_table(res, d)),
+            "speed_fits": html_table(speed_fits(res, d)),
             "speed_figure": figure_png(fig) if fig is not None else None,
             "studies": [v for v in views if not v.get("mirror")],
         })
     env = Environment(loader=PackageLoader("suite.report", "templates"), autoescape=select_autoescape(["html"]))
     env.filters["num"] = fmt_number
     return env.get_template("index.html").render(
-        machine=res.machine, summary=summ, sections=sections, claims=claims, claim_domain=claim_domain,
+        machine=res.machine, summary=summ, sections=sections, claims=claims,
+        rules=html_table(methods_rules(res)), study_decls=html_table(methods_studies(res)),
         reductions=html_table(pd.DataFrame(summ["reductions"])),
         speedups=html_table(pd.DataFrame(summ["speedups"])), n_claims=len(CLAIMS),
         pairs=[{"name": p.name, "claim": p.claim, "description": p.description, "size_label": p.size_label,
-                "sizes": p.sizes, "quick_sizes": p.timing_sizes(True), "impls": list(p.impls())} for p in res.pairs],
+                "sizes": p.sizes, "cuda_sizes": p.cuda_sizes, "quick_sizes": p.timing_sizes(True),
+                "tolerance": p.tolerance, "impls": list(p.impls())} for p in res.pairs],
     )
 
 
@@ -140,6 +139,7 @@ def results_json(res: Results) -> dict[str, Any]:
         "speed": res.speed,
         "studies": [{"name": r.study.name, "device": r.device, "seconds": r.seconds, "error": r.error,
                      "key": r.result.key if r.result else None,
+                     "measures": r.result.measures if r.result else {},
                      "notes": r.result.notes if r.result else [],
                      "table": r.result.table.to_dict(orient="records") if r.result is not None
                      and r.result.table is not None else None} for r in res.studies],
@@ -173,7 +173,9 @@ def comparison_tables(dirs: list[Path]) -> dict[str, pd.DataFrame]:
         label = _label(data["machine"], d)
         acc += [{**r, "report": label} for r in data["accuracy"] if r.get("status") == "ok"]
         sp += [{**r, "report": label} for r in data["speed"] if r.get("status") == "ok"]
-        claims += [{"claim": c["claim"], "report": label, "verdict": c["verdict"]} for c in data["claims"]]
+        claims += [{"claim": c["claim"], "report": f"{label} / {dev}", "verdict": v}
+                   for c in data["claims"] for dev in data["machine"]["devices"]
+                   for v in [(c.get("by_device") or {}).get(dev, c["verdict"])]]
     out = {}
     if acc:
         a = pd.DataFrame(acc)
@@ -185,7 +187,10 @@ def comparison_tables(dirs: list[Path]) -> dict[str, pd.DataFrame]:
         out["speed"] = s.pivot_table(index=["pair", "impl", "size"], columns=["report", "device"],
                                      values="median_ms", aggfunc="first").reset_index()
     if claims:
-        out["claims"] = pd.DataFrame(claims).pivot(index="claim", columns="report", values="verdict").reset_index()
+        c = pd.DataFrame(claims).pivot(index="claim", columns="report", values="verdict")
+        measured = c.apply(lambda r: {v for v in r.dropna() if v in VERDICTS}, axis=1)
+        c["disagree"] = ["yes: " + " vs ".join(sorted(m)) if len(m) > 1 else "" for m in measured]
+        out["claims"] = c.reset_index()
     for k, df in out.items():
         df.columns = [" / ".join(str(c) for c in col if str(c)) if isinstance(col, tuple) else col
                       for col in df.columns]

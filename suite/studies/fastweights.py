@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from baselines import fastweights as nv
 from suite import fastweights as fw
-from suite.registry import Pair, Study, StudyContext, StudyResult, Verdict, register
+from suite.registry import Domain, Pair, Study, StudyContext, StudyResult, Verdict, register
 from suite.timing import measure, threads
 
 D_HEAD = 64
@@ -504,3 +504,4 @@ register(
     Study("fastweights.checklist", "Research report 6.3 checklist (retrocausal) with measured verdicts",
           run_checklist, claims=("F1", "F2", "F3", "F4")),
 )
+register(Domain("fastweights", "Fast weights: additive vs delta rule (report section 4)", claims=("F1", "F2", "F3", "F4")))

@@ -1,0 +1,147 @@
+"""Why fp32 matters for the delta rule: the converged regime, measured.
+
+Low-precision kernels stage the residual v_t - S_{t-1}^T k_t in the I/O dtype. Once the state already
+predicts the value (the regime a trained memory lives in), the residual is a small difference of two large
+numbers: with S^T k = 4098 and v = 4096, bf16 and fp16 both store 0 instead of -2 (their spacing at 4096 is
+32 and 4), so the update silently does not happen, nor its d beta term. `converged_inputs` builds such
+inputs (orthonormal keys that repeat, values of size `magnitude`, an initial state that predicts every value
+to below bf16's resolution, every number exact in bf16); `regime_errors` measures any implementation against a float64 reference on them: output,
+final state, the state's update S_T - S_0 (what a converged memory learns) and every gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from suite.checks import relative_error
+from suite.fastweights.delta import delta_rule
+
+__all__ = ["converged_inputs", "regime_errors", "suite_impls", "fla_impls"]
+
+Impl = Callable[..., tuple]  # (q, k, v, beta, S0) in [B, H, T, D] -> (o, S_T)
+
+
+def _hadamard(D: int) -> torch.Tensor:
+    h = torch.ones(1, 1, dtype=torch.float64)
+    while h.shape[0] < D:
+        h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
+    return h
+
+
+def converged_inputs(B: int, H: int, T: int, D: int = 64, *, regime: str = "converged", n_keys: int = 16,
+                     magnitude: float = 4096.0, seed: int = 0):
+    """(q, k, v, beta, S0) in float64 on the CPU, [B, H, T, D] layout, every entry exact in bfloat16.
+
+    Keys cycle at random through `n_keys` rows of the Hadamard matrix / sqrt(D) (orthonormal, and exact
+    in bf16 for D a power of 4), so every implementation receives the same numbers whatever its I/O dtype.
+    regime="converged": S0 (bf16, entries ~`magnitude`) and v_m = bf16(S0^T k_m): the state already
+    predicts every value, the residual S0^T k_m - v_m is below half a bf16 spacing of v (|r| <= 16 at 4096).
+    regime="random": the same keys, values of the same size, S0 = 0 (the usual test inputs' regime).
+    """
+    if regime not in ("converged", "random"):
+        raise ValueError(f"regime must be 'converged' or 'random', got {regime!r}")
+    if D < 4 or D & (D - 1) or (D.bit_length() - 1) % 2:
+        raise ValueError(f"D must be a power of 4 (16, 64, 256: 1/sqrt(D) exact in bf16), got {D}")
+    if not 1 <= n_keys <= D:
+        raise ValueError(f"n_keys must lie in [1, D = {D}], got {n_keys}")
+    g = torch.Generator().manual_seed(seed)
+    f64, bf = torch.float64, torch.bfloat16
+    exact = lambda x: x.to(bf).to(f64)  # noqa: E731
+    rows = torch.randperm(D, generator=g)[:n_keys]
+    keys = (_hadamard(D)[rows] / D ** 0.5).expand(B, H, n_keys, D)  # [B, H, M, D]
+    W = magnitude * (1 + torch.rand(B, H, n_keys, D, generator=g, dtype=f64))
+    S0 = exact(keys.transpose(-1, -2) @ W)  # [B, H, D, D]
+    values = exact(keys @ S0) if regime == "converged" else exact(W)  # bf16(S0^T k_m)
+    if regime == "random":
+        S0 = torch.zeros_like(S0)
+    idx = torch.randint(n_keys, (B, H, T), generator=g)
+    gather = lambda table: torch.gather(table, 2, idx[..., None].expand(B, H, T, D))  # noqa: E731
+    k, v = gather(keys), gather(values)
+    q = exact(k + 0.1 * torch.randn(B, H, T, D, generator=g, dtype=f64))
+    beta = exact(torch.sigmoid(torch.randn(B, H, T, generator=g, dtype=f64)))
+    return q, k.contiguous(), v, beta, S0
+
+
+def _forward_backward(impl: Impl, inputs, dtype, device, seed: int):
+    xs = [x.detach().to(device=device, dtype=dtype).clone().requires_grad_() for x in inputs]
+    o, S = impl(*xs)
+    g = torch.Generator().manual_seed(seed)
+    w_o = torch.randn(o.shape, generator=g, dtype=torch.float64).to(device=device, dtype=o.dtype)
+    w_s = torch.randn(S.shape, generator=g, dtype=torch.float64).to(device=device, dtype=S.dtype)
+    ((o * w_o).sum() + (S * w_s).sum()).backward()
+    return o.detach(), S.detach(), [x.grad for x in xs]
+
+
+def regime_errors(impls: dict[str, tuple[Impl, torch.dtype]], inputs, device="cpu", seed: int = 0,
+                  reference: Impl | None = None) -> dict[str, dict[str, float]]:
+    """Relative errors (||x - x_ref|| / ||x_ref||) of each implementation against a float64 reference.
+
+    impls: name -> (impl, dtype the inputs are cast to). The reference (default: the float64 chunkwise
+    delta rule on `device`, equal to the step-by-step recurrence to 1e-10 by the property tests) runs on the very inputs each implementation received (rounded to its dtype),
+    so input rounding is not counted against a kernel. Keys of each row: "o", "S_T", "update" (S_T - S_0), "dq", "dk", "dv", "dbeta",
+    "dS0", and "grad_max" (the largest gradient error).
+    """
+    ref = reference or (lambda q, k, v, b, S0: delta_rule(q, k, v, b, initial_state=S0, output_final_state=True,
+                                                          backend="torch"))
+    refs = {}  # per input dtype: the reference on the inputs rounded to that dtype (what the impl received)
+    out = {}
+    for name, (impl, dtype) in impls.items():
+        received = [x.to(dtype).to(torch.float64) for x in inputs]
+        if dtype not in refs:
+            refs[dtype] = _forward_backward(ref, received, torch.float64, device, seed)
+        o_r, S_r, g_r = refs[dtype]
+        S0 = received[4].to(device)
+        o, S, grads = _forward_backward(impl, received, dtype, device, seed)
+        row = {"o": relative_error(o, o_r), "S_T": relative_error(S, S_r),
+               "update": relative_error(S.double() - S0, S_r - S0)}
+        for gname, a, b in zip(("dq", "dk", "dv", "dbeta", "dS0"), grads, g_r):
+            row[gname] = relative_error(a, b) if a is not None else float("inf")
+        row["grad_max"] = max(row[n] for n in ("dq", "dk", "dv", "dbeta", "dS0"))
+        out[name] = row
+    return out
+
+
+def suite_impls(backends=("torch",)) -> dict[str, tuple[Impl, torch.dtype]]:
+    """The fixed delta rule in fp32 (one entry per backend) and, for contrast, in bf16 I/O."""
+    def make(backend):
+        return lambda q, k, v, b, S0: delta_rule(q, k, v, b, initial_state=S0, output_final_state=True,
+                                                 backend=backend)
+    impls = {f"suite fp32 ({b})": (make(b), torch.float32) for b in backends}
+    impls["suite bf16 I/O (fp32 accumulation)"] = (make(backends[0]), torch.bfloat16)
+    return impls
+
+
+def fla_impls() -> dict[str, tuple[Impl, torch.dtype]]:
+    """flash-linear-attention's chunk_delta_rule (bf16) and fused_recurrent_delta_rule (fp32), if importable."""
+    try:
+        from fla.ops.delta_rule import chunk_delta_rule, fused_recurrent_delta_rule  # noqa: PLC0415
+    except Exception:  # not installed, or no Triton / CUDA here
+        return {}
+
+    def adapt(op):
+        def run(q, k, v, b, S0):
+            tr = lambda x: x.transpose(1, 2)  # noqa: E731  (fla: [B, T, H, D])
+            o, S = op(tr(q), tr(k), tr(v), tr(b), initial_state=S0, output_final_state=True)
+            return tr(o), S
+        return run
+
+    return {"fla chunk bf16": (adapt(chunk_delta_rule), torch.bfloat16),
+            "fla fused_recurrent fp32": (adapt(fused_recurrent_delta_rule), torch.float32)}
+
+
+def run(device: str = "cuda", B: int = 1, H: int = 4, T: int = 2048, D: int = 64) -> dict:
+    """Both regimes, every available implementation: {regime: {impl: {metric: error}}}."""
+    impls = suite_impls(("torch", "triton") if device == "cuda" else ("torch",))
+    if device == "cuda":
+        impls.update(fla_impls())
+    return {regime: regime_errors(impls, converged_inputs(B, H, T, D, regime=regime), device=device)
+            for regime in ("converged", "random")}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(run(*sys.argv[1:2]), indent=1))
