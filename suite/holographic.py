@@ -13,8 +13,14 @@ Conventions (research report section 2; Plate 1995; Ganesan et al. 2021; Yeung, 
   expected raise `TypeError`; mismatched last dimensions raise `ValueError`.
 - Zero spectral bins: `project` maps a bin with `|X_k| = 0` to phase 0 (value 1), so the projection is
   defined (never `0/0`) for zero-mean and all-zero vectors, and `|rfft(project(x))| == 1` in every bin.
-  Near-zero bins keep their (numerically arbitrary) phase: the projection is discontinuous there and its
+  Bins whose squared modulus underflows lie far below the FFT's rounding and get phase 0 too. Other
+  near-zero bins keep their (numerically arbitrary) phase: the projection is discontinuous there and its
   gradient scales like `1/|X_k|`; that is a property of the map, not of the implementation.
+- Scale: the projection is scale-invariant over the whole float range (subnormals to the largest finite
+  number): rows far from unit scale are rescaled by a power of two (exact, as hypot does) before the FFT.
+- Validation (`suite.validation`): NaN/Inf input raises a ValueError naming the argument. The check is read
+  off what the op computes anyway (the DC bin `sum_i x_i`, the row maxima), so it costs no pass over the data;
+  with validation off it is skipped and NaN propagates.
 """
 
 from __future__ import annotations
@@ -423,7 +429,8 @@ def circulant_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = 
     is computed once and broadcast over the batch of `x`. A kernel [N] with a bias [N] (or none) runs as one
     product `irfft(X W + B, n=N)` with a two-FFT-product backward (`_Circulant`); batched kernels or biases
     broadcast through `bind`."""
-    if not (isinstance(w, torch.Tensor) and w.dim() == 1 and (b is None or isinstance(b, torch.Tensor) and b.dim() == 1)):
+    single = isinstance(w, torch.Tensor) and w.dim() == 1
+    if not (single and (b is None or isinstance(b, torch.Tensor) and b.dim() == 1)):
         y = _bind(x, w, "x", "w")
         if b is not None:
             _check_bias(b, y)
@@ -457,8 +464,12 @@ class CirculantLinear(nn.Module):
     `features` parameters (plus `features` for the bias) instead of `features**2`, O(N log N) time instead of
     O(N^2). The kernel is initialised with a unit spectrum (a random orthogonal circulant), so a stack of
     such layers neither shrinks nor grows signal and gradient norms at initialisation (claim H1). With
-    `unitary=True` the kernel is projected in every forward pass, i.e. the layer stays orthogonal by
-    construction during training (claim X1) at the price of one extra FFT of size N.
+    `unitary=True` the layer applies the projected kernel `project(weight)`, i.e. it stays orthogonal by
+    construction during training (claim X1); the projection's graph is built only when a gradient is taken.
+
+    The spectra of kernel and bias are cached between calls and recomputed only when a parameter changes
+    (`_spectra`); the bias is folded into the spectral product and the backward is two FFT products
+    (`_Circulant`).
 
     Equivalent dense weight: `circulant_matrix(self.weight)` (`y = x @ C^T + b`).
     """

@@ -4,6 +4,10 @@ Separable Hamiltonians with unit mass, H(q, p) = |p|^2 / 2 + V(q); positions and
 last dim holds the n degrees of freedom, leading dims are a batch). Sources: Hairer, Lubich, Wanner,
 "Geometric Numerical Integration" (2006), sec. I.1 and VI.3 (Stormer-Verlet is symplectic, symmetric,
 second order); Jin, Zhang, Zhu, Tang, Karniadakis 2020, "SympNets" (Neural Networks 132), sec. 3.
+
+Validation (`suite.validation`): non-finite states raise a ValueError naming the argument; the integrators check
+q0/p0 once and the whole trajectory once after the loop (a path from finite input that turns NaN/Inf, from a
+singular force or an unstable step, is an error naming the step and h), not every force evaluation.
 """
 
 from __future__ import annotations
@@ -50,8 +54,8 @@ def _check_pair(q, p, nq: str, np_: str) -> None:
     _check_state(q, nq)
     _check_state(p, np_)
     if q.shape != p.shape or q.dtype != p.dtype:
-        raise ValueError(f"{nq} and {np_} must have the same shape and dtype, got {tuple(q.shape)} {q.dtype} and "
-                         f"{np_} {tuple(p.shape)} {p.dtype}")
+        raise ValueError(f"{nq} and {np_} must have the same shape and dtype, got {nq} {tuple(q.shape)} {q.dtype} "
+                         f"and {np_} {tuple(p.shape)} {p.dtype}")
 
 
 def _check_integrator_args(grad_potential, q0, p0, h, steps) -> None:

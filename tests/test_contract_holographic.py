@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+import suite
 from suite import holographic as hg
 from tests.contract import CLEAR, Case, assert_clear, classify
 
@@ -88,7 +89,7 @@ def _circulant_cases():
         Case("circulant_linear: Inf w", lambda: hg.circulant_linear(x, _with(w, INF), b), "w"),
         Case("circulant_linear: NaN b", lambda: hg.circulant_linear(x, w, _with(b, NAN)), "b"),
         Case("circulant_linear: b of length 7", lambda: hg.circulant_linear(x, w, _v(7)), "b"),
-        Case("circulant_linear: b [5, 8] vs w [8] (per-feature bias)", lambda: hg.circulant_linear(x, w, _v(2, 8)), "b"),
+        Case("circulant_linear: b [2, 8] for x [5, 8]", lambda: hg.circulant_linear(x, w, _v(2, 8)), "b"),
         Case("circulant_linear: int b", lambda: hg.circulant_linear(x, w, torch.ones(8, dtype=torch.int64)), "b"),
         Case("circulant_linear: list b", lambda: hg.circulant_linear(x, w, [0.0] * 8), "b"),
         Case("circulant_linear: w length 9", lambda: hg.circulant_linear(x, _v(9), b), "w"),
@@ -177,14 +178,9 @@ def test_empty_batch_and_d_one_are_valid():
 
 def test_validation_off_skips_value_checks_only():
     x = _with(_v(4, 8), NAN, (1, 3))
-    with hg_validation(False):
+    with suite.validation(False):
         assert torch.isnan(hg.bind(x, x)).any()  # checks of values are off: garbage in, garbage out
         with pytest.raises(TypeError, match="x must be a real floating"):
             hg.bind(torch.ones(4, 8, dtype=torch.int64), x)  # type checks cost nothing and always run
     with pytest.raises(ValueError, match="x contains NaN"):
         hg.bind(x, x)
-
-
-def hg_validation(enabled):
-    import suite
-    return suite.validation(enabled)

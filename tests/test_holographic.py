@@ -535,3 +535,18 @@ def test_circulant_bias_folded_into_the_spectrum_is_the_per_feature_bias():
     # the bias is a vector per feature, not a constant: it is rfft(b) in every bin, not an offset of the DC bin
     x, w, b = gauss((5, 12), 0), gauss((12,), 1), torch.arange(12, dtype=torch.float64)
     assert rel(hg.circulant_linear(x, w, b), nv.circular_conv_direct(x, w) + b) < 1e-13
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_phasor_bind_where_every_spectrum_product_is_subnormal(dtype):
+    # each factor is of a size a float holds well (2**-64..2**-70 in float32, 2**-520..2**-535 in float64), but
+    # the products X_k Y_k land in the subnormal range. There torch.sgn keeps the modulus near 1 with a phase
+    # rounded to a few bits (errors up to 6e-3; the energy check cannot see them) or returns NaN: the fused
+    # shortcut must not be taken. Bin counts that fill the vector lanes and ones that do not.
+    exps = range(64, 71) if dtype == torch.float32 else range(520, 536)
+    for shape in ((16, 62), (64, 126), (8, 1000)):
+        x, y = gauss(shape, 0), gauss(shape, 1)
+        ref = hg.bind(hg.project(x), hg.project(y))
+        for e in exps:
+            out = hg.phasor_bind((x * 2.0 ** -e).to(dtype), (y * 2.0 ** -e).to(dtype))
+            assert rel(out, ref) < (1e-5 if dtype == torch.float32 else 1e-12), e
