@@ -417,7 +417,8 @@ def _ifft2(x: torch.Tensor, norm: str) -> torch.Tensor:
 
 def _kernel(H: torch.Tensor) -> torch.Tensor:
     """H / (Py Px): the inverse FFT's normalisation folded into the cached transfer function, so the inverse
-    runs with norm="forward" (unscaled) and the convolution costs no extra pass."""
+    runs with norm="forward" (unscaled) and the convolution costs no extra pass; the product is taken in
+    place in the spectrum buffer, so no second padded array is allocated."""
     return H / (H.shape[-2] * H.shape[-1])
 
 
@@ -428,7 +429,7 @@ def _apply(u: torch.Tensor, K: torch.Tensor, py: int, px: int) -> torch.Tensor:
     if u.numel() == 0:  # an empty batch (MKL refuses zero-size transforms)
         return u.new_empty(u.shape)
     U = torch.fft.fft2(u, s=(py, px))
-    return _ifft2(U * K, "forward")[..., :ny, :nx]
+    return _ifft2(U.mul_(K), "forward")[..., :ny, :nx]  # in place: fft2's backward does not need U
 
 
 def asm(u, dx, wavelength, z, *, pad: float = 2, band_limit: bool = True, cache: bool = True) -> torch.Tensor:
