@@ -144,7 +144,7 @@ def _field_checked(u, name: str = "u") -> tuple[torch.Tensor, int]:
                             f"(promoted to complex), got {u.dtype}")
     if not validation_enabled() or u.numel() == 0:
         return u, 0
-    m = float(torch.view_as_real(u).abs().amax())
+    m = float(torch.view_as_real(u.detach()).abs().amax())
     if not math.isfinite(m):
         raise ValueError(f"{name} contains NaN or Inf; finite input is required")
     k = math.frexp(torch.finfo(u.real.dtype).max)[1] // 3
