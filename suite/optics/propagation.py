@@ -11,7 +11,7 @@ Dtype rule (documented promotion): complex64/complex128 fields are used as they 
 (an amplitude mask) is promoted to the complex dtype of the same precision (float16/bfloat16/float32 ->
 complex64, float64 -> complex128); integer or bool fields raise TypeError.
 
-Why the fixed `asm` differs from the obvious FFT one-liner (research report section 5, ANCHORS.md):
+Why the fixed `asm` differs from the obvious FFT one-liner (research report section 5):
 - zero padding (default 2x) makes the FFT's circular convolution linear over the input window;
 - the Matsushima-Shimobaba band limit (Opt. Express 17, 19662, 2009) removes the frequencies whose sampled
   transfer-function chirp aliases: u_limit = 1 / (lambda sqrt((2 du z)^2 + 1)), du = 1 / (padded width).
