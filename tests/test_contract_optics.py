@@ -8,7 +8,6 @@ same call on good input: promotion, empty batches, physical scale invariance).
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 import warnings
@@ -122,7 +121,8 @@ def bad_cases() -> list[Case]:
     cases.append(Case("Propagator: z set to NaN", lambda: setattr(O.Propagator((N, N), DX, LAM, Z), "z", NAN), "z"))
     # transfer_function and the sampling criteria
     tf = O.transfer_function
-    for label, kw, arg in (("int dtype", dict(dtype=torch.int64), "dtype"), ("bool dtype", dict(dtype=torch.bool), "dtype"),
+    for label, kw, arg in (("int dtype", dict(dtype=torch.int64), "dtype"),
+                           ("bool dtype", dict(dtype=torch.bool), "dtype"),
                            ("float dtype as a string", dict(dtype="complex64"), "dtype"),
                            ("padded_shape with a zero", dict(padded_shape=(0, 4)), "padded_shape")):
         cases.append(Case(f"transfer_function: {label}", lambda kw=kw: tf((N, N), DX, LAM, Z, **kw), arg))
@@ -131,7 +131,8 @@ def bad_cases() -> list[Case]:
     cases.append(Case("transfer_function: dx zero", lambda: tf((N, N), 0.0, LAM, Z), "dx"))
     cases.append(Case("transfer_function: z NaN", lambda: tf((N, N), DX, LAM, NAN), "z"))
     for fn, args, arg in ((O.critical_distance, (0, DX, LAM), "n"), (O.critical_distance, (N, -DX, LAM), "dx"),
-                          (O.critical_distance, (N, DX, NAN), "wavelength"), (O.critical_distance, (N, DX, LAM, 0.5), "pad"),
+                          (O.critical_distance, (N, DX, NAN), "wavelength"),
+                          (O.critical_distance, (N, DX, LAM, 0.5), "pad"),
                           (O.band_limit_frequency, (0, DX, LAM, Z), "padded_n"),
                           (O.band_limit_frequency, (N, DX, LAM, INF), "z"),
                           (O.sas_distance_limit, (N, 0.0, LAM), "dx"), (O.sas_distance_limit, (-1, DX, LAM), "n"),

@@ -11,7 +11,7 @@ Dtype rule (documented promotion): complex64/complex128 fields are used as they 
 (an amplitude mask) is promoted to the complex dtype of the same precision (float16/bfloat16/float32 ->
 complex64, float64 -> complex128); integer or bool fields raise TypeError.
 
-Why the fixed `asm` differs from the obvious FFT one-liner (research report section 5, ANCHORS.md):
+Why the fixed `asm` differs from the obvious FFT one-liner (research report section 5):
 - zero padding (default 2x) makes the FFT's circular convolution linear over the input window;
 - the Matsushima-Shimobaba band limit (Opt. Express 17, 19662, 2009) removes the frequencies whose sampled
   transfer-function chirp aliases: u_limit = 1 / (lambda sqrt((2 du z)^2 + 1)), du = 1 / (padded width).
@@ -144,7 +144,7 @@ def _field_checked(u, name: str = "u") -> tuple[torch.Tensor, int]:
                             f"(promoted to complex), got {u.dtype}")
     if not validation_enabled() or u.numel() == 0:
         return u, 0
-    m = float(torch.view_as_real(u).abs().amax())
+    m = float(torch.view_as_real(u.detach()).abs().amax())
     if not math.isfinite(m):
         raise ValueError(f"{name} contains NaN or Inf; finite input is required")
     k = math.frexp(torch.finfo(u.real.dtype).max)[1] // 3
@@ -417,7 +417,8 @@ def _ifft2(x: torch.Tensor, norm: str) -> torch.Tensor:
 
 def _kernel(H: torch.Tensor) -> torch.Tensor:
     """H / (Py Px): the inverse FFT's normalisation folded into the cached transfer function, so the inverse
-    runs with norm="forward" (unscaled) and the convolution costs no extra pass."""
+    runs with norm="forward" (unscaled) and the convolution costs no extra pass; the product is taken in
+    place in the spectrum buffer, so no second padded array is allocated."""
     return H / (H.shape[-2] * H.shape[-1])
 
 
@@ -428,7 +429,7 @@ def _apply(u: torch.Tensor, K: torch.Tensor, py: int, px: int) -> torch.Tensor:
     if u.numel() == 0:  # an empty batch (MKL refuses zero-size transforms)
         return u.new_empty(u.shape)
     U = torch.fft.fft2(u, s=(py, px))
-    return _ifft2(U * K, "forward")[..., :ny, :nx]
+    return _ifft2(U.mul_(K), "forward")[..., :ny, :nx]  # in place: fft2's backward does not need U
 
 
 def asm(u, dx, wavelength, z, *, pad: float = 2, band_limit: bool = True, cache: bool = True) -> torch.Tensor:
