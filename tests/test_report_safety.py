@@ -183,31 +183,37 @@ def test_stale_temp_folders_of_the_same_target_are_removed(measured, tmp_path):
     for d in (dead, legacy, alive, other):
         d.mkdir()
         (d / "index.html").write_text("half")
-    old = tmp_path / ".rep.old"
-    old.mkdir()
-    (old / "index.html").write_text("previous")
-    (old / "results.json").write_text(json.dumps({"machine": {}, "claims": []}))
-    (old / "machine.json").write_text("{}")
+    for name in (".rep.old", f".rep.old-{DEAD_PID}-0123abcd"):
+        old = tmp_path / name
+        old.mkdir()
+        (old / "index.html").write_text("previous")
+        (old / "results.json").write_text(json.dumps({"machine": {}, "claims": []}))
+        (old / "machine.json").write_text("{}")
     _gen(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name, "rep"])
 
 
-def test_a_report_a_kill_left_as_old_is_put_back(measured, tmp_path):
-    """Killed between the two renames of the swap: only `.rep.old` exists; the next run restores it first."""
+@pytest.mark.parametrize("left", [f".rep.old-{DEAD_PID}-0123abcd", ".rep.old"])
+def test_a_report_a_kill_left_as_old_is_put_back(measured, tmp_path, left):
+    """Killed between the two renames of the swap: only `.rep.old-*` exists; the next run restores it first.
+    (`.rep.old` is the name older versions used.)"""
     out = tmp_path / "rep"
     _gen(out)
     before = _tree(out)
-    out.rename(tmp_path / ".rep.old")
+    out.rename(tmp_path / left)
     assert check_output(out) == out and _tree(out) == before
-    assert not (tmp_path / ".rep.old").exists()
+    assert not (tmp_path / left).exists()
 
 
-def test_an_old_folder_that_is_not_a_report_is_kept(measured, tmp_path):
-    mine = tmp_path / ".rep.old"
+@pytest.mark.parametrize("name", [".rep.old", f".rep.old-{DEAD_PID}-0123abcd", f".rep.old-{os.getpid()}-00"])
+def test_an_old_folder_that_is_not_a_report_is_kept(measured, tmp_path, name):
+    _gen(tmp_path / "rep")
+    mine = tmp_path / name
     mine.mkdir()
     (mine / "diary.txt").write_text("mine")
-    _gen(tmp_path / "rep")
+    _gen(tmp_path / "rep")  # the swap moves the previous report aside under a fresh name
     assert (mine / "diary.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "rep"])
 
 
 def test_report_gets_the_usual_permissions(measured, tmp_path):
