@@ -183,31 +183,37 @@ def test_stale_temp_folders_of_the_same_target_are_removed(measured, tmp_path):
     for d in (dead, legacy, alive, other):
         d.mkdir()
         (d / "index.html").write_text("half")
-    old = tmp_path / ".rep.old"
-    old.mkdir()
-    (old / "index.html").write_text("previous")
-    (old / "results.json").write_text(json.dumps({"machine": {}, "claims": []}))
-    (old / "machine.json").write_text("{}")
+    for name in (".rep.old", f".rep.old-{DEAD_PID}-0123abcd"):
+        old = tmp_path / name
+        old.mkdir()
+        (old / "index.html").write_text("previous")
+        (old / "results.json").write_text(json.dumps({"machine": {}, "claims": []}))
+        (old / "machine.json").write_text("{}")
     _gen(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name, "rep"])
 
 
-def test_a_report_a_kill_left_as_old_is_put_back(measured, tmp_path):
-    """Killed between the two renames of the swap: only `.rep.old` exists; the next run restores it first."""
+@pytest.mark.parametrize("left", [f".rep.old-{DEAD_PID}-0123abcd", ".rep.old"])
+def test_a_report_a_kill_left_as_old_is_put_back(measured, tmp_path, left):
+    """Killed between the two renames of the swap: only `.rep.old-*` exists; the next run restores it first.
+    (`.rep.old` is the name older versions used.)"""
     out = tmp_path / "rep"
     _gen(out)
     before = _tree(out)
-    out.rename(tmp_path / ".rep.old")
+    out.rename(tmp_path / left)
     assert check_output(out) == out and _tree(out) == before
-    assert not (tmp_path / ".rep.old").exists()
+    assert not (tmp_path / left).exists()
 
 
-def test_an_old_folder_that_is_not_a_report_is_kept(measured, tmp_path):
-    mine = tmp_path / ".rep.old"
+@pytest.mark.parametrize("name", [".rep.old", f".rep.old-{DEAD_PID}-0123abcd", f".rep.old-{os.getpid()}-00"])
+def test_an_old_folder_that_is_not_a_report_is_kept(measured, tmp_path, name):
+    _gen(tmp_path / "rep")
+    mine = tmp_path / name
     mine.mkdir()
     (mine / "diary.txt").write_text("mine")
-    _gen(tmp_path / "rep")
+    _gen(tmp_path / "rep")  # the swap moves the previous report aside under a fresh name
     assert (mine / "diary.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "rep"])
 
 
 def test_report_gets_the_usual_permissions(measured, tmp_path):
@@ -272,3 +278,30 @@ def test_sigterm_during_writing_removes_the_temp_folder_and_keeps_the_old_report
     assert "stopped by" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
     assert _tree(out) == before
+
+
+@pytest.mark.xfail(strict=True, reason="templates/index.html renders `s.keys`, which jinja2 resolves to dict.keys "
+                   "(the page shows '<built-in method keys ...>'); the template belongs to the studies rewrite: "
+                   "drop this marker when it lands")
+def test_no_python_object_reprs_leak_into_the_page(monkeypatch, tmp_path):
+    """A rendered page never shows a Python repr instead of data (`<built-in method ...>`, `... object at 0x`)."""
+    import pandas as pd
+    import torch
+
+    from suite import registry
+    from suite.registry import Pair, Study, StudyResult, Verdict
+
+    pair = Pair(name="demo.double", naive=lambda x: x + x, fixed=lambda x: 2 * x,
+                make_inputs=lambda n, dev, dt, g: (torch.randn(n, generator=g, dtype=dt).to(dev),), sizes=(8,),
+                oracle=lambda x: 2 * x.double(), claim="H1", devices=("cpu",))
+    study = Study("demo.keyed", "A study with a key number", lambda ctx: StudyResult(
+        table=pd.DataFrame({"k": [1]}), verdicts=[Verdict("H1", "confirmed", "1 < 2", 1.0)], key="key number 1"),
+        claims=("H1",))
+    monkeypatch.setattr(registry, "_PAIRS", {pair.name: pair})
+    monkeypatch.setattr(registry, "_STUDIES", {study.name: study})
+    monkeypatch.setattr(registry, "_LOAD_ERRORS", {})
+    monkeypatch.setattr(registry, "_loaded", True)
+    generate(tmp_path / "rep", devices=["cpu"], quick=True, speed=False)
+    html = (tmp_path / "rep" / "index.html").read_text()
+    assert "key number 1" in html
+    assert "<built-in" not in html and "object at 0x" not in html

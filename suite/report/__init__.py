@@ -149,31 +149,53 @@ def _protected(out: Path) -> str | None:
     return None
 
 
-def _stale_pid(tmp: Path, name: str) -> bool:
-    """True when temp folder `.<name>.tmp-<pid>-<hex>` belongs to no running process (or names no pid)."""
-    pid_text = tmp.name[len(f".{name}.tmp-"):].split("-", 1)[0]
-    if not pid_text.isdigit():
-        return True
+def _sibling(out: Path, kind: str) -> Path:
+    """A name `.<name>.<kind>-<pid>-<hex>` beside `out` that nothing has yet (kind: tmp or old)."""
+    while True:
+        path = out.with_name(f".{out.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}")
+        if not os.path.lexists(path):
+            return path
+
+
+def _left_by_dead_run(out: Path, kind: str) -> list[Path]:
+    """Folders `.<name>.<kind>-<pid>-<hex>` whose process is gone (and the untagged names of older
+    versions: `.<name>.tmp-<random>` from tempfile.mkdtemp, `.<name>.old`), newest first."""
+    found = []
+    for path in out.parent.glob(f".{out.name}.{kind}*"):
+        tag = path.name[len(f".{out.name}.{kind}"):]
+        if not path.is_dir() or path.is_symlink() or not (tag == "" or tag.startswith("-")):
+            continue
+        pid_text = tag[1:].split("-", 1)[0]
+        if pid_text.isdigit() and _running(int(pid_text)):
+            continue
+        found.append(path)
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def _running(pid: int) -> bool:
     try:
-        os.kill(int(pid_text), 0)  # signal 0: only asks whether the process exists
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
-        return True
+        return False
     except OSError:  # it exists, owned by another user
         pass
-    return False
+    return True
 
 
 def _clean_stale(out: Path) -> None:
-    """Remove what a killed run left beside `out`; put back an earlier report a kill left as `.<name>.old`."""
-    old = out.with_name(f".{out.name}.old")
-    if old.is_dir() and not old.is_symlink() and not _foreign(old):
+    """Remove what a killed run left beside `out`, and put back an earlier report a kill left as `.old`.
+
+    Only folders that are recognisably ours are touched: a `.<name>.old*` holding anything else is kept.
+    """
+    for old in _left_by_dead_run(out, "old"):
+        if _foreign(old):
+            continue
         if out.exists():
             shutil.rmtree(old)
         else:
             old.rename(out)
-    for tmp in out.parent.glob(f".{out.name}.tmp-*"):
-        if tmp.is_dir() and not tmp.is_symlink() and _stale_pid(tmp, out.name):
-            shutil.rmtree(tmp, ignore_errors=True)
+    for tmp in _left_by_dead_run(out, "tmp"):
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def check_output(out: str | Path, *, inputs: list[Path] = ()) -> Path:
@@ -235,7 +257,7 @@ def _make_temp(out: Path) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+            tmp = _sibling(out, "tmp")
             with contextlib.suppress(FileExistsError):
                 os.mkdir(tmp, 0o777)
                 return tmp
@@ -244,10 +266,9 @@ def _make_temp(out: Path) -> Path:
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace `out` by `tmp` with renames; a kill between them leaves `.<name>.old`, restored next run."""
+    """Replace `out` by `tmp` with renames; a kill between them leaves `.<name>.old-*`, restored next run."""
     if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
+        old = _sibling(out, "old")
         out.rename(old)
         tmp.rename(out)
         shutil.rmtree(old, ignore_errors=True)
