@@ -280,9 +280,6 @@ def test_sigterm_during_writing_removes_the_temp_folder_and_keeps_the_old_report
     assert _tree(out) == before
 
 
-@pytest.mark.xfail(strict=True, reason="templates/index.html renders `s.keys`, which jinja2 resolves to dict.keys "
-                   "(the page shows '<built-in method keys ...>'); the template belongs to the studies rewrite: "
-                   "drop this marker when it lands")
 def test_no_python_object_reprs_leak_into_the_page(monkeypatch, tmp_path):
     """A rendered page never shows a Python repr instead of data (`<built-in method ...>`, `... object at 0x`)."""
     import pandas as pd
