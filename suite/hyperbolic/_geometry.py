@@ -18,7 +18,8 @@ from suite.checks import (
 
 __all__ = [
     "minkowski_inner", "lorentz_residual", "lorentz_distance", "tangent_distance", "lorentz_expmap0",
-    "lorentz_logmap0", "lorentz_project", "poincare_to_lorentz", "lorentz_to_poincare",
+    "lorentz_logmap0", "lorentz_project", "poincare_to_lorentz", "lorentz_to_poincare", "tangent_cdist",
+    "lorentz_cdist",
 ]
 
 _LOG2 = math.log(2.0)
@@ -109,13 +110,13 @@ def _direction_gap_sq(a, b, d, na, nb, dn):
     """sin^2(theta / 2) = |a/na - b/nb|^2 / 4 for the angle theta between a and b (norms na, nb > 0,
     d = a - b, dn = na - nb computed without cancellation).
 
-    a/na - b/nb = d/na - b c with c = dn / (na nb) for nearby points (error ~eps |d| / na, not eps) and
-    c = 1/nb - 1/na for far-apart ones (|d|^2 >= min |.|^2). Where the result is below 2^-54 (directions
-    equal to ~1e-8, beyond what the float64 divisions resolve), `_small_angle_sq` recomputes it from the
-    exact 2x2 minors."""
-    near = _dot(d, d) < torch.minimum(na, nb) ** 2  # squared norms: no sqrt rounding in the comparison
-    c = torch.where(near, dn / (na * nb), 1 / nb - 1 / na)
-    diff = d / na.unsqueeze(-1) - b * c.unsqueeze(-1)  # not addcmul: a fused multiply-add breaks exactness
+    a/na - b/nb = d/na - b dn / (na nb) for nearby points (error ~eps |d| / na, not eps), and the direct
+    difference for far-apart ones (|d|^2 >= min |.|^2; the rewritten form would cancel terms of size
+    nb/na there). Where the result is below 2^-54 (directions equal to ~1e-8, beyond what the float64
+    divisions resolve), `_small_angle_sq` recomputes it from the exact 2x2 minors."""
+    near = (_dot(d, d) < torch.minimum(na, nb) ** 2).unsqueeze(-1)  # squared norms: no sqrt rounding
+    na_, nb_ = na.unsqueeze(-1), nb.unsqueeze(-1)
+    diff = torch.where(near, d / na_ - b * (dn / (na * nb)).unsqueeze(-1), a / na_ - b / nb_)
     s2 = (_dot(diff, diff) * 0.25).clamp_max(1.0)
     need = (s2 < 2.0 ** -54) & (na * nb > 2.0 ** -900)  # the product guard keeps (na nb)^2 normal
     if bool(need.any()):
@@ -490,3 +491,87 @@ def poincare_to_lorentz(p: torch.Tensor, k: float = 1.0) -> torch.Tensor:
                          f"max norm {float(n.max()):.6g}")
     den = (sk - n) * (sk + n)
     return torch.cat([sk * (k + n * n) / den, 2 * k * p / den], dim=-1)
+
+
+def _cdist(a, b, from_terms, k: float):
+    """All-pairs distances of the rows of a [..., B, n] and b [..., C, n] -> [..., B, C] at curvature -1/k:
+    the Gram entries come from one matrix product (B x C x n is never materialised) and the pairs that
+    the Gram form cannot resolve are refined from their rows (`_pair_terms`), as in `_pointwise`."""
+    refine = _refine_below(torch.result_type(a, b))
+    batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a = _wide(a).expand(*batch, *a.shape[-2:])
+    b = _wide(b).expand(*batch, *b.shape[-2:])
+    ab = a @ b.transpose(-1, -2) / k
+    shape = ab.shape
+
+    def rows(idx):
+        *bi, i, j = torch.unravel_index(idx, shape)
+        return a[(*bi, i)] / math.sqrt(k), b[(*bi, j)] / math.sqrt(k)
+
+    terms = _pair_terms((_dot(a, a) / k).unsqueeze(-1), (_dot(b, b) / k).unsqueeze(-2), ab, rows, refine)
+    return math.sqrt(k) * from_terms(*terms)
+
+
+def _check_rows(t, name: str) -> None:
+    if t.dim() < 2:
+        raise ValueError(f"{name} must be a [..., rows, n] tensor of row vectors (at least 2 dimensions), "
+                         f"got shape {tuple(t.shape)}")
+
+
+def tangent_cdist(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.Tensor:
+    """All-pairs `tangent_distance`: out[..., i, j] = tangent_distance(v[..., i, :], w[..., j, :], k), with the
+    same accuracy (per pair: the Gram form a.b from one matrix product where it resolves the angle,
+    the cancellation-free and exact-minor forms for nearby points and common rays), without forming
+    the [..., B, C, n] differences. For contrastive losses over all pairs (geoopt's `Lorentz.cdist`
+    plays this role for the arcosh form).
+
+    Args:
+        v: [..., B, n] tangent vectors at the origin.
+        w: [..., C, n] tangent vectors at the origin; batch dimensions broadcast with v's.
+        k: curvature parameter (curvature -1/k), > 0.
+    Returns:
+        [..., B, C] distances in the result dtype of v and w.
+
+    Example:
+        >>> v = torch.tensor([[0.0, 0.0], [50.0, 0.0]])
+        >>> tangent_cdist(v, torch.tensor([[50.1, 0.0]]))
+        tensor([[50.1000],
+                [ 0.1000]])
+    """
+    k = _k(k)
+    _check_tangent(v, w, "v", "w")
+    _check_rows(v, "v")
+    _check_rows(w, "w")
+    out = _cdist(v, w, _tangent_from_terms, k).to(torch.result_type(v, w))
+    _finite_output(out, v, w, "v", "w")
+    return out
+
+
+def lorentz_cdist(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
+    """All-pairs `lorentz_distance`: out[..., i, j] = lorentz_distance(x[..., i, :], y[..., j, :], k), same
+    accuracy and the same reading of the points (the spatial part decides, x_0 only passes the
+    on-manifold check), without forming the [..., B, C, n+1] differences.
+
+    Args:
+        x: [..., B, n+1] points of the hyperboloid <x, x>_L = -k, x_0 > 0 (checked when `check` and
+            validation is on).
+        y: [..., C, n+1] points of the hyperboloid; batch dimensions broadcast with x's.
+        k: curvature parameter (curvature -1/k), > 0.
+    Returns:
+        [..., B, C] distances in the result dtype of x and y.
+
+    Example:
+        >>> x = lorentz_expmap0(torch.tensor([[0.0, 0.0], [3.0, 0.0]]))
+        >>> lorentz_cdist(x, x)
+        tensor([[0., 3.],
+                [3., 0.]])
+    """
+    k = _k(k)
+    _check_points(x, y, "x", "y")
+    _check_rows(x, "x")
+    _check_rows(y, "y")
+    if check and validation_enabled():
+        for t, name in ((x, "x"), (y, "y")):
+            if bool(_off_manifold(t, k).any()):
+                raise _manifold_error(name, t, k)
+    return _cdist(x[..., 1:], y[..., 1:], _lorentz_from_terms, k).to(torch.result_type(x, y))
