@@ -564,3 +564,12 @@ def test_cdist_batches_broadcast_k_and_gradients():
     assert float(self_d.diagonal(dim1=-2, dim2=-1).abs().max()) == 0.0
     self_d.sum().backward()
     assert torch.isfinite(v.grad).all()
+
+
+def test_cdist_beyond_the_direct_radius_takes_the_log_domain_per_pair():
+    """Radii past 700 (sinh overflows float64) in an all-pairs matrix: the log-domain pairs are picked out
+    of [B, C] although the radii come as [B, 1] and [1, C]."""
+    v = torch.tensor([[800.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
+    w = torch.tensor([[0.0, 900.0], [2.0, 0.0]], dtype=torch.float64)
+    assert torch.allclose(H.tangent_cdist(v, w), H.tangent_distance(v.unsqueeze(1), w.unsqueeze(0)), rtol=1e-12)
+    assert float(H.tangent_cdist(v, w)[0, 0]) == pytest.approx(mp_tangent_distance(v[0], w[0]), rel=1e-12)

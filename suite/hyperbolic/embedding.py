@@ -15,10 +15,10 @@ import geoopt
 import torch
 from torch import nn
 
-from suite.checks import check_finite, check_positive, check_real, check_tensor, validation_enabled
+from suite.checks import check_finite, check_positive, check_real, check_tensor, validation, validation_enabled
 from suite.hyperbolic._geometry import (
-    _k, lorentz_distance, lorentz_expmap0, lorentz_logmap0, lorentz_residual, minkowski_inner,
-    tangent_distance,
+    _k, lorentz_cdist, lorentz_distance, lorentz_expmap0, lorentz_logmap0, lorentz_residual, minkowski_inner,
+    tangent_cdist, tangent_distance,
 )
 
 __all__ = [
@@ -288,34 +288,32 @@ def train_recommended(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.0
     if optimizer == "euclidean":
         label = "lorentz + Euclidean Adam" + (" + penalty" if constraint_penalty else "")
     run = EmbeddingRun(label, torch.empty(0), torch.empty(0), torch.empty(0))
-    for e, neg in _batches(tree, steps, batch, n_neg, generator):
-        e, neg = e.to(device), neg.to(device)
-        loss, u = batch_contrastive_loss(x, e, neg, _lorentz_distance_unchecked)
-        # Non-finite u means x is non-finite: _stop_if_nonfinite below ends the run before this loss is used.
-        # Skipping the term then only keeps isotropic_gaussian_loss's finite-input check from raising, which
-        # would turn a divergence (an outcome to record) into an exception.
-        if iso_weight and bool(torch.isfinite(u).all()):
-            # minibatch estimate over the batch's anchor nodes, as HyperGCL does per batch
-            loss = loss + iso_weight * isotropic_gaussian_loss(lorentz_logmap0(u, check=False))
-        if constraint_penalty:
-            loss = loss + constraint_penalty * (minkowski_inner(x, x) + 1).pow(2).mean()
-        if _stop_if_nonfinite(run, loss, x):
-            break
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        run.losses.append(float(loss.detach()))
-        if not track_residual:  # diagnostics off (timing)
-            continue
-        xd = x.detach()
-        res = lorentz_residual(xd)
-        run.residual_max = max(run.residual_max, float(res.max()))
-        run.residual_rel_max = max(run.residual_rel_max, float((res / (1 + (xd * xd).sum(-1))).max()))
+    with validation(False):  # a hot loop: value checks off deliberately (divergence is recorded)
+        for e, neg in _batches(tree, steps, batch, n_neg, generator):
+            e, neg = e.to(device), neg.to(device)
+            loss, u = batch_contrastive_loss(x, e, neg, _lorentz_distance_unchecked)
+            if iso_weight:
+                # minibatch estimate over the batch's anchor nodes, as HyperGCL does per batch
+                loss = loss + iso_weight * isotropic_gaussian_loss(lorentz_logmap0(u, check=False))
+            if constraint_penalty:
+                loss = loss + constraint_penalty * (minkowski_inner(x, x) + 1).pow(2).mean()
+            if _stop_if_nonfinite(run, loss, x):
+                break
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            run.losses.append(float(loss.detach()))
+            if not track_residual:  # diagnostics off (timing)
+                continue
+            xd = x.detach()
+            res = lorentz_residual(xd)
+            run.residual_max = max(run.residual_max, float(res.max()))
+            run.residual_rel_max = max(run.residual_rel_max, float((res / (1 + (xd * xd).sum(-1))).max()))
     with torch.no_grad():
         xd = x.detach()
         run.tangent = lorentz_logmap0(xd, check=False)
         run.radius = torch.linalg.vector_norm(run.tangent, dim=-1)
-        run.pairwise = lorentz_distance(xd.unsqueeze(1), xd.unsqueeze(0), check=False)
+        run.pairwise = lorentz_cdist(xd, xd, check=False)
         run.nonfinite = int((~torch.isfinite(xd)).sum()) + sum(not math.isfinite(v) for v in run.losses)
     return run
 
@@ -330,24 +328,24 @@ def train_tangent(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.05, i
     v = nn.Parameter((init_std * torch.randn(tree.n, dim, generator=generator, dtype=dtype)).to(device))
     opt = torch.optim.Adam([v], lr=lr)
     run = EmbeddingRun("tangent", torch.empty(0), torch.empty(0), torch.empty(0))
-    for e, neg in _batches(tree, steps, batch, n_neg, generator):
-        e, neg = e.to(device), neg.to(device)
-        loss, u = batch_contrastive_loss(v, e, neg, tangent_distance)
-        if iso_weight:
-            loss = loss + iso_weight * isotropic_gaussian_loss(u)  # the batch's anchor nodes
-        if _stop_if_nonfinite(run, loss, v):
-            break
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        run.losses.append(float(loss.detach()))
+    with validation(False):  # a hot loop: value checks off deliberately (divergence is recorded)
+        for e, neg in _batches(tree, steps, batch, n_neg, generator):
+            e, neg = e.to(device), neg.to(device)
+            loss, u = batch_contrastive_loss(v, e, neg, tangent_distance)
+            if iso_weight:
+                loss = loss + iso_weight * isotropic_gaussian_loss(u)  # the batch's anchor nodes
+            if _stop_if_nonfinite(run, loss, v):
+                break
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            run.losses.append(float(loss.detach()))
     with torch.no_grad():
         vd = v.detach()
         run.tangent = vd
         run.radius = torch.linalg.vector_norm(vd, dim=-1)
         if bool(torch.isfinite(vd).all()):
-            run.pairwise = tangent_distance(vd.unsqueeze(1).expand(-1, tree.n, -1),
-                                            vd.unsqueeze(0).expand(tree.n, -1, -1))
+            run.pairwise = tangent_cdist(vd, vd)
         else:
             run.pairwise = torch.full((tree.n, tree.n), math.nan, dtype=vd.dtype, device=vd.device)
         run.nonfinite = int((~torch.isfinite(vd)).sum()) + sum(not math.isfinite(v) for v in run.losses)
