@@ -123,6 +123,7 @@ def lorentz_pairs(draw, max_radius=88.0):
     return H.lorentz_expmap0(v).float(), H.lorentz_expmap0(w).float()
 
 
+@settings(max_examples=80)
 @given(lorentz_pairs())
 def test_lorentz_distance_float32_at_least_as_accurate_as_geoopt_and_arcosh(pair):
     """Every pair, to the float32 limit: relative error vs mpmath on the exact float32 coordinates
@@ -501,3 +502,74 @@ def test_pseudo_gaussian_kl_matches_an_independent_scipy_monte_carlo(q):
         one = PseudoGaussian(q.alpha[i:i + 1], q.log_beta2[i:i + 1], q.log_gamma2[i:i + 1])
         closed = float(H.pseudo_gaussian_kl(one))
         assert abs(closed - terms.mean()) <= 5 * terms.std() / math.sqrt(n) + 1e-9, (closed, terms.mean())
+
+
+@st.composite
+def row_sets(draw, max_radius=50.0):
+    """(v [B, n], w [C, n]) float32: w holds common-ray copies, nearby copies and exact copies of v's rows
+    next to independent ones, so every kind of pair of the pointwise property appears in the matrix."""
+    n = draw(st.integers(2, 8))
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2 ** 31 - 1)))
+    B = draw(st.integers(1, 4))
+    r = torch.tensor(draw(st.lists(st.floats(0.0, max_radius), min_size=B, max_size=B)), dtype=torch.float64)
+    u = torch.randn(B, n, generator=g, dtype=torch.float64)
+    v = r.unsqueeze(-1) * u / u.norm(dim=-1, keepdim=True)
+    lam = draw(st.floats(0.0, 2.0))
+    near = v + 10 ** draw(st.floats(-6.0, 0.0)) * torch.randn(B, n, generator=g, dtype=torch.float64)
+    other = torch.randn(2, n, generator=g, dtype=torch.float64)
+    other = max_radius * torch.rand(2, 1, generator=g, dtype=torch.float64) * other / other.norm(dim=-1, keepdim=True)
+    v32 = v.float()
+    return v32, torch.cat([v32, (lam * v).float(), v32 * 2.0, near.float(), other.float()])
+
+
+@settings(max_examples=15)
+@given(row_sets())
+def test_tangent_cdist_matches_mpmath_and_the_pointwise_distance(vw):
+    v, w = vw
+    out = H.tangent_cdist(v, w)
+    assert out.shape == (v.shape[0], w.shape[0]) and out.dtype == torch.float32
+    point = H.tangent_distance(v.unsqueeze(1), w.unsqueeze(0))
+    assert torch.allclose(out, point, rtol=2e-7, atol=0)
+    for i in range(v.shape[0]):
+        for j in range(w.shape[0]):
+            ref = mp_tangent_distance(v[i], w[j])
+            assert abs(float(out[i, j]) - ref) <= 1e-5 * ref + 1e-30, (i, j, float(out[i, j]), ref)
+
+
+@settings(max_examples=15)
+@given(row_sets(max_radius=40.0))
+def test_lorentz_cdist_matches_mpmath_and_the_pointwise_distance(vw):
+    x, y = (H.lorentz_expmap0(t.double()).float() for t in vw)
+    out = H.lorentz_cdist(x, y)
+    point = H.lorentz_distance(x.unsqueeze(1), y.unsqueeze(0))
+    assert out.shape == point.shape and torch.allclose(out, point, rtol=2e-7, atol=0)
+    for i in range(x.shape[0]):
+        for j in range(y.shape[0]):
+            ref = mp_lorentz_distance(x[i], y[j])
+            assert abs(float(out[i, j]) - ref) <= 1e-5 * ref + 1e-30, (i, j, float(out[i, j]), ref)
+
+
+def test_cdist_batches_broadcast_k_and_gradients():
+    g = torch.Generator().manual_seed(12)
+    v = (3 * torch.randn(2, 1, 5, 4, generator=g, dtype=torch.float64)).requires_grad_()
+    w = 3 * torch.randn(3, 6, 4, generator=g, dtype=torch.float64)
+    for k in (0.5, 1.0, 2.0):
+        out = H.tangent_cdist(v, w, k)
+        assert out.shape == (2, 3, 5, 6)
+        point = H.tangent_distance(v.unsqueeze(-2), w.unsqueeze(-3), k)
+        assert torch.allclose(out, point, rtol=1e-12, atol=1e-300)
+        x, y = H.lorentz_expmap0(v.detach(), k), H.lorentz_expmap0(w, k)
+        assert torch.allclose(H.lorentz_cdist(x, y, k), out.detach(), rtol=1e-9)
+    self_d = H.tangent_cdist(v, v)  # the diagonal: identical points, distance 0 with a finite gradient
+    assert float(self_d.diagonal(dim1=-2, dim2=-1).abs().max()) == 0.0
+    self_d.sum().backward()
+    assert torch.isfinite(v.grad).all()
+
+
+def test_cdist_beyond_the_direct_radius_takes_the_log_domain_per_pair():
+    """Radii past 700 (sinh overflows float64) in an all-pairs matrix: the log-domain pairs are picked out
+    of [B, C] although the radii come as [B, 1] and [1, C]."""
+    v = torch.tensor([[800.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
+    w = torch.tensor([[0.0, 900.0], [2.0, 0.0]], dtype=torch.float64)
+    assert torch.allclose(H.tangent_cdist(v, w), H.tangent_distance(v.unsqueeze(1), w.unsqueeze(0)), rtol=1e-12)
+    assert float(H.tangent_cdist(v, w)[0, 0]) == pytest.approx(mp_tangent_distance(v[0], w[0]), rel=1e-12)

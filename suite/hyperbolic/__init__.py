@@ -4,8 +4,8 @@ with the literature's corrections in ANCHORS.md). Built on geoopt (`geoopt.Loren
 """
 
 from suite.hyperbolic._geometry import (  # noqa: F401
-    ON_MANIFOLD_RTOL, lorentz_distance, lorentz_expmap0, lorentz_logmap0, lorentz_project, lorentz_residual,
-    lorentz_to_poincare, minkowski_inner, poincare_to_lorentz, tangent_distance,
+    ON_MANIFOLD_RTOL, lorentz_cdist, lorentz_distance, lorentz_expmap0, lorentz_logmap0, lorentz_project,
+    lorentz_residual, lorentz_to_poincare, minkowski_inner, poincare_to_lorentz, tangent_cdist, tangent_distance,
 )
 from suite.hyperbolic.embedding import (  # noqa: F401
     BOUNDARY_RADIUS, EmbeddingRun, LorentzLinear, Tree, contrastive_loss, effective_rank,

@@ -15,10 +15,10 @@ import geoopt
 import torch
 from torch import nn
 
-from suite.checks import check_finite, check_positive, check_real, check_tensor, validation_enabled
+from suite.checks import check_finite, check_real, check_tensor, validation, validation_enabled
 from suite.hyperbolic._geometry import (
-    _k, lorentz_distance, lorentz_expmap0, lorentz_logmap0, lorentz_residual, minkowski_inner,
-    tangent_distance,
+    _k, lorentz_cdist, lorentz_distance, lorentz_expmap0, lorentz_logmap0, lorentz_residual, minkowski_inner,
+    tangent_cdist, tangent_distance,
 )
 
 __all__ = [
@@ -32,13 +32,35 @@ __all__ = [
 BOUNDARY_RADIUS = math.log((2 - 1e-5) / 1e-5)
 
 
+def _count(value, name: str, lo: int) -> int:
+    """An int (not a bool) >= lo."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < lo:
+        raise ValueError(f"{name} must be >= {lo}, got {value}")
+    return value
+
+
+def _real(value, name: str, *, positive: bool) -> float:
+    """A finite real number (not a bool), > 0 or >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (positive and v == 0):
+        raise ValueError(f"{name} must be a finite {'positive' if positive else 'non-negative'} number, got {value!r}")
+    return v
+
+
 def effective_rank(z: torch.Tensor, *, center: bool = True) -> torch.Tensor:
     """Effective rank (Roy & Vetterli 2007) of the rows of z [..., N, d]:
     erank = exp(-sum_k p_k log p_k), p_k = sigma_k / sum_j sigma_j over the singular values of the
     (centred) matrix. In [1, min(N, d)]; a matrix with no spread (all sigma = 0) has erank 1 by convention.
     """
     check_real(check_tensor(z, "z"), "z", min_dim=2)
-    check_finite(z, "z")
+    if z.shape[-1] == 0 or z.shape[-2] == 0:
+        raise ValueError(f"z must have at least one row and one column, got shape {tuple(z.shape)}")
+    if validation_enabled():
+        check_finite(z, "z")
     if center:
         z = z - z.mean(-2, keepdim=True)
     s = torch.linalg.svdvals(z)
@@ -67,7 +89,7 @@ def isotropic_gaussian_loss(z: torch.Tensor, sigma: float = 1.0) -> torch.Tensor
         raise ValueError(f"z must have at least one row and one column, got shape {tuple(z.shape)}")
     if validation_enabled():
         check_finite(z, "z")
-    s2 = check_positive(sigma, "sigma") ** 2
+    s2 = _real(sigma, "sigma", positive=True) ** 2
     n = z.shape[-1]
     l2 = n * s2
     zw = z.to(torch.float64)
@@ -92,7 +114,7 @@ class LorentzLinear(nn.Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, k: float = 1.0):
         super().__init__()
         self.k = _k(k)
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features, self.out_features = _count(in_features, "in_features", 1), _count(out_features, "out_features", 1)
         self.linear = nn.Linear(self.in_features + 1, self.out_features, bias=bias)
         nn.init.normal_(self.linear.weight, std=0.5 / math.sqrt(self.in_features + 1))
         if bias:
@@ -137,8 +159,10 @@ class Tree:
 def random_tree(n: int, generator: torch.Generator, max_children: int = 4) -> Tree:
     """A random tree of n nodes grown breadth-first: each node gets 1..max_children children until n is
     reached (a bushy hierarchy like the synthetic trees of Sala et al. 2018 / Mishne et al. 2023)."""
-    if n < 2:
-        raise ValueError(f"n must be >= 2, got {n}")
+    _count(n, "n", 2)
+    _count(max_children, "max_children", 1)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     parent = [-1]
     frontier, i = [0], 1
     while i < n:
@@ -184,7 +208,16 @@ def sample_negatives(tree: Tree, edges: torch.Tensor, n_neg: int, generator: tor
 
 
 def contrastive_loss(d_pos: torch.Tensor, d_neg: torch.Tensor) -> torch.Tensor:
-    """Nickel & Kiela (2017) eq. 6: -log( e^{-d(u,v)} / (e^{-d(u,v)} + sum_neg e^{-d(u,v')}) ), averaged."""
+    """Nickel & Kiela (2017) eq. 6: -log( e^{-d(u,v)} / (e^{-d(u,v)} + sum_neg e^{-d(u,v')}) ), averaged.
+    d_pos: [...] positive distances; d_neg: [..., K] negative distances, K >= 1."""
+    check_real(check_tensor(d_pos, "d_pos"), "d_pos", min_dim=0)
+    check_real(check_tensor(d_neg, "d_neg"), "d_neg")
+    if d_neg.shape[:-1] != d_pos.shape or d_neg.shape[-1] < 1:
+        raise ValueError(f"d_neg must have shape d_pos.shape + (K,) with K >= 1 negatives, got {tuple(d_neg.shape)} "
+                         f"for d_pos of shape {tuple(d_pos.shape)}")
+    if validation_enabled():
+        check_finite(d_pos, "d_pos")
+        check_finite(d_neg, "d_neg")
     logits = torch.cat([-d_pos.unsqueeze(-1), -d_neg], dim=-1)
     return -(logits[..., 0] - torch.logsumexp(logits, dim=-1)).mean()
 
@@ -208,6 +241,9 @@ def reconstruction_metrics(dist: torch.Tensor, tree: Tree) -> dict[str, float]:
     """Mean rank and MAP of the true neighbours of every node when all other nodes are ranked by the
     embedding distance `dist` [N, N] (Nickel & Kiela 2017, sec. 4.1). Non-finite distances rank last."""
     n = tree.n
+    check_real(check_tensor(dist, "dist"), "dist")
+    if tuple(dist.shape) != (n, n):
+        raise ValueError(f"dist must be the [N, N] = [{n}, {n}] distance matrix of the tree's nodes, got {tuple(dist.shape)}")
     dist = torch.nan_to_num(dist.detach().double(), nan=math.inf, posinf=math.inf)
     adj = tree.adjacency
     ranks, aps = [], []
@@ -261,6 +297,17 @@ def _batches(tree: Tree, steps: int, batch: int, n_neg: int, generator: torch.Ge
         yield e, sample_negatives(tree, e, n_neg, generator)
 
 
+def _check_recipe(tree, dim, steps, lr, batch, n_neg, iso_weight) -> None:
+    if not isinstance(tree, Tree):
+        raise TypeError(f"tree must be a Tree, got {type(tree).__name__}")
+    _count(dim, "dim", 1)
+    _count(steps, "steps", 0)
+    _count(batch, "batch", 1)
+    _count(n_neg, "n_neg", 1)
+    _real(lr, "lr", positive=True)
+    _real(iso_weight, "iso_weight", positive=False)
+
+
 def train_recommended(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.05, iso_weight: float = 1.0,
                       batch: int = 64, n_neg: int = 10, init_std: float = 1e-2,
                       generator: torch.Generator, dtype: torch.dtype = torch.float32,
@@ -274,6 +321,7 @@ def train_recommended(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.0
     by torch.optim.Adam (optionally with `constraint_penalty * (<x,x>_L + 1)^2`, the "encourage it through
     the loss" alternative of claim X1), so the on-manifold residual can be compared. `track_residual=False`
     skips the per-step residual diagnostics (for timing)."""
+    _check_recipe(tree, dim, steps, lr, batch, n_neg, iso_weight)
     manifold = geoopt.Lorentz(k=1.0)
     v0 = init_std * torch.randn(tree.n, dim, generator=generator, dtype=dtype)
     if optimizer == "riemannian":
@@ -288,34 +336,32 @@ def train_recommended(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.0
     if optimizer == "euclidean":
         label = "lorentz + Euclidean Adam" + (" + penalty" if constraint_penalty else "")
     run = EmbeddingRun(label, torch.empty(0), torch.empty(0), torch.empty(0))
-    for e, neg in _batches(tree, steps, batch, n_neg, generator):
-        e, neg = e.to(device), neg.to(device)
-        loss, u = batch_contrastive_loss(x, e, neg, _lorentz_distance_unchecked)
-        # Non-finite u means x is non-finite: _stop_if_nonfinite below ends the run before this loss is used.
-        # Skipping the term then only keeps isotropic_gaussian_loss's finite-input check from raising, which
-        # would turn a divergence (an outcome to record) into an exception.
-        if iso_weight and bool(torch.isfinite(u).all()):
-            # minibatch estimate over the batch's anchor nodes, as HyperGCL does per batch
-            loss = loss + iso_weight * isotropic_gaussian_loss(lorentz_logmap0(u, check=False))
-        if constraint_penalty:
-            loss = loss + constraint_penalty * (minkowski_inner(x, x) + 1).pow(2).mean()
-        if _stop_if_nonfinite(run, loss, x):
-            break
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        run.losses.append(float(loss.detach()))
-        if not track_residual:  # diagnostics off (timing)
-            continue
-        xd = x.detach()
-        res = lorentz_residual(xd)
-        run.residual_max = max(run.residual_max, float(res.max()))
-        run.residual_rel_max = max(run.residual_rel_max, float((res / (1 + (xd * xd).sum(-1))).max()))
+    with validation(False):  # a hot loop: value checks off deliberately (divergence is recorded)
+        for e, neg in _batches(tree, steps, batch, n_neg, generator):
+            e, neg = e.to(device), neg.to(device)
+            loss, u = batch_contrastive_loss(x, e, neg, _lorentz_distance_unchecked)
+            if iso_weight:
+                # minibatch estimate over the batch's anchor nodes, as HyperGCL does per batch
+                loss = loss + iso_weight * isotropic_gaussian_loss(lorentz_logmap0(u, check=False))
+            if constraint_penalty:
+                loss = loss + constraint_penalty * (minkowski_inner(x, x) + 1).pow(2).mean()
+            if _stop_if_nonfinite(run, loss, x):
+                break
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            run.losses.append(float(loss.detach()))
+            if not track_residual:  # diagnostics off (timing)
+                continue
+            xd = x.detach()
+            res = lorentz_residual(xd)
+            run.residual_max = max(run.residual_max, float(res.max()))
+            run.residual_rel_max = max(run.residual_rel_max, float((res / (1 + (xd * xd).sum(-1))).max()))
     with torch.no_grad():
         xd = x.detach()
         run.tangent = lorentz_logmap0(xd, check=False)
         run.radius = torch.linalg.vector_norm(run.tangent, dim=-1)
-        run.pairwise = lorentz_distance(xd.unsqueeze(1), xd.unsqueeze(0), check=False)
+        run.pairwise = lorentz_cdist(xd, xd, check=False)
         run.nonfinite = int((~torch.isfinite(xd)).sum()) + sum(not math.isfinite(v) for v in run.losses)
     return run
 
@@ -327,27 +373,28 @@ def train_tangent(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.05, i
     """Tangent-parametrised recipe (Mishne et al. 2023): plain Euclidean parameters v in R^n are the
     points' tangent vectors at the origin, so every parameter value is a valid point (hyperbolicity by
     construction); `tangent_distance` (log domain), ordinary Adam, the same isotropy regulariser."""
+    _check_recipe(tree, dim, steps, lr, batch, n_neg, iso_weight)
     v = nn.Parameter((init_std * torch.randn(tree.n, dim, generator=generator, dtype=dtype)).to(device))
     opt = torch.optim.Adam([v], lr=lr)
     run = EmbeddingRun("tangent", torch.empty(0), torch.empty(0), torch.empty(0))
-    for e, neg in _batches(tree, steps, batch, n_neg, generator):
-        e, neg = e.to(device), neg.to(device)
-        loss, u = batch_contrastive_loss(v, e, neg, tangent_distance)
-        if iso_weight:
-            loss = loss + iso_weight * isotropic_gaussian_loss(u)  # the batch's anchor nodes
-        if _stop_if_nonfinite(run, loss, v):
-            break
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        run.losses.append(float(loss.detach()))
+    with validation(False):  # a hot loop: value checks off deliberately (divergence is recorded)
+        for e, neg in _batches(tree, steps, batch, n_neg, generator):
+            e, neg = e.to(device), neg.to(device)
+            loss, u = batch_contrastive_loss(v, e, neg, tangent_distance)
+            if iso_weight:
+                loss = loss + iso_weight * isotropic_gaussian_loss(u)  # the batch's anchor nodes
+            if _stop_if_nonfinite(run, loss, v):
+                break
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            run.losses.append(float(loss.detach()))
     with torch.no_grad():
         vd = v.detach()
         run.tangent = vd
         run.radius = torch.linalg.vector_norm(vd, dim=-1)
         if bool(torch.isfinite(vd).all()):
-            run.pairwise = tangent_distance(vd.unsqueeze(1).expand(-1, tree.n, -1),
-                                            vd.unsqueeze(0).expand(tree.n, -1, -1))
+            run.pairwise = tangent_cdist(vd, vd)
         else:
             run.pairwise = torch.full((tree.n, tree.n), math.nan, dtype=vd.dtype, device=vd.device)
         run.nonfinite = int((~torch.isfinite(vd)).sum()) + sum(not math.isfinite(v) for v in run.losses)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.distributions import Gamma, Normal
 
-from suite.checks import check_finite, check_real, check_tensor
+from suite.checks import check_finite, check_real, check_tensor, validation_enabled
 from suite.hyperbolic._geometry import lorentz_distance, lorentz_expmap0, lorentz_logmap0
 from suite.hyperbolic.embedding import Tree, random_tree
 
@@ -57,10 +57,15 @@ class PseudoGaussian:
 
 
 def _check_pg(q: PseudoGaussian, name: str) -> None:
+    if not isinstance(q, PseudoGaussian):
+        raise TypeError(f"{name} must be a PseudoGaussian, got {type(q).__name__}")
     for f in ("alpha", "log_beta2", "log_gamma2"):
         t = getattr(q, f)
         check_real(check_tensor(t, f"{name}.{f}"), f"{name}.{f}")
-        check_finite(t, f"{name}.{f}")
+        if t.shape != q.alpha.shape:
+            raise ValueError(f"{name}.{f} must have the shape of {name}.alpha {tuple(q.alpha.shape)}, got {tuple(t.shape)}")
+        if validation_enabled():
+            check_finite(t, f"{name}.{f}")
 
 
 def _gamma_kl(a1, b1, a2, b2):
@@ -79,7 +84,7 @@ def pseudo_gaussian_kl(q: PseudoGaussian, p: PseudoGaussian | None = None) -> to
     """Closed-form KL(q || p) between pseudo-Gaussians, summed over the last (latent) dimension:
     KL(normals) + KL(gammas) (GM-VAE sec. 4). p defaults to the prior (alpha 0, beta = gamma = 1)."""
     _check_pg(q, "q")
-    p = p or PseudoGaussian.prior_like(q.alpha)
+    p = PseudoGaussian.prior_like(q.alpha) if p is None else p
     _check_pg(p, "p")
     qn, pn, qg, pg = q.normal(), p.normal(), q.gamma(), p.gamma()
     kl = (_normal_kl(qn.loc, qn.scale ** 2, pn.loc, pn.scale ** 2)
@@ -104,7 +109,7 @@ def pseudo_gaussian_kl_mc(q: PseudoGaussian, p: PseudoGaussian | None = None, n:
     """Monte Carlo KL estimate mean_s [log q(z_s) - log p(z_s)], z_s ~ q reparameterised (what an ELBO
     without the closed form computes)."""
     _check_pg(q, "q")
-    p = p or PseudoGaussian.prior_like(q.alpha)
+    p = PseudoGaussian.prior_like(q.alpha) if p is None else p
     mu, var = pseudo_gaussian_rsample(q, n)
     return (pseudo_gaussian_log_prob(q, mu, var) - pseudo_gaussian_log_prob(p, mu, var)).mean(0)
 
