@@ -635,3 +635,16 @@ def test_normalisers_equal_the_textbook_formula_bit_for_bit_where_it_is_safe(d, 
     x = (torch.randn(4, d, generator=torch.Generator().manual_seed(seed), dtype=F64) * 2.0 ** e).to(dtype)
     assert torch.equal(fw.l2_normalize(x), F.normalize(x, dim=-1))
     assert torch.equal(fw.sum_normalize(x.abs()), x.abs() / x.abs().sum(-1, keepdim=True))
+
+
+def test_baselines_import_no_private_names_from_suite():
+    # the naive twins share the fixed code's argument checks through public names only
+    import ast
+    import pathlib
+
+    tree = ast.parse(pathlib.Path(nv.__file__).read_text())
+    imported = [(node.module, a.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                and (node.module or "").startswith("suite") for a in node.names]
+    assert imported, "baselines.fastweights is expected to share suite.fastweights.inputs"
+    for module, name in imported:
+        assert not name.startswith("_") and not any(p.startswith("_") for p in module.split(".")), (module, name)
