@@ -2,7 +2,7 @@
 obvious per-step loop and a literal port of the chunkwise reference.
 
 Layout `[B, H, T, D]` as in `suite.fastweights`. Argument checking is shared with the fixed code
-(`suite.fastweights._inputs.check_delta_inputs` with `check_values=False`: shapes only, so that what these
+(`suite.fastweights.inputs.check_delta_inputs` with `check_values=False`: shapes only, so that what these
 functions do with unnormalised keys or large beta is the naive behaviour itself, not a refused input).
 """
 
@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from suite.fastweights._inputs import check_delta_inputs as _check_delta_inputs
-from suite.fastweights._inputs import pad_time as _pad_time
+from suite.fastweights.inputs import check_delta_inputs, pad_time
 
 
 def _elu1(x: torch.Tensor) -> torch.Tensor:
@@ -30,7 +29,7 @@ def additive_fwp(q, k, v):
     sum of its values, and interference grows with the number of stored pairs (claim F1).
     """
     beta = torch.ones(k.shape[:3], dtype=k.dtype, device=k.device)
-    _check_delta_inputs(q, k, v, beta, None, None, check_values=False)
+    check_delta_inputs(q, k, v, beta, None, None, check_values=False)
     fq, fk = _elu1(q), _elu1(k)
     scores = torch.tril(fq @ fk.transpose(-1, -2))
     return (scores @ v) / scores.sum(-1, keepdim=True)
@@ -46,7 +45,7 @@ def delta_rule_seed(q, k, v, beta):
     I - beta phi phi^T expansive and W grows geometrically (claim F4); and since z_t grows like t while W
     stays bounded in the stable regime, the denominator shrinks the output like 1/t.
     """
-    _check_delta_inputs(q, k, v, beta, None, None, check_values=False)
+    check_delta_inputs(q, k, v, beta, None, None, check_values=False)
     fq, fk = _elu1(q), _elu1(k)
     B, H, T, Dk = k.shape
     W = torch.zeros(B, H, v.shape[-1], Dk, dtype=v.dtype, device=v.device)
@@ -69,7 +68,7 @@ def delta_rule_loop(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=N
     flash-linear-attention's `naive.py::delta_rule_recurrence` (clone the state, write each output row
     into a preallocated tensor). No float32 accumulation for bf16/fp16 input. `chunk_size` is ignored.
     """
-    _check_delta_inputs(q, k, v, beta, initial_state, scale, check_values=False)
+    check_delta_inputs(q, k, v, beta, initial_state, scale, check_values=False)
     B, H, T, Dk = k.shape
     scale = Dk ** -0.5 if scale is None else scale
     S = torch.zeros(B, H, Dk, v.shape[-1], dtype=v.dtype, device=v.device)
@@ -92,15 +91,15 @@ def chunk_loop_port(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=N
     loops over chunks for the state; T is padded to a multiple of the chunk (the reference asserts it).
     Same maths and signature as `suite.fastweights.delta_rule`.
     """
-    _check_delta_inputs(q, k, v, beta, initial_state, scale, check_values=False)
+    check_delta_inputs(q, k, v, beta, initial_state, scale, check_values=False)
     B, H, T, Dk = k.shape
     Dv = v.shape[-1]
     scale = Dk ** -0.5 if scale is None else scale
     C = min(chunk_size, T)
     n = -(-T // C)
     pad = n * C - T
-    q, k, v = (_pad_time(x, pad).reshape(B, H, n, C, -1) for x in (q, k, v))
-    b = _pad_time(beta.unsqueeze(-1), pad).reshape(B, H, n, C, 1)
+    q, k, v = (pad_time(x, pad).reshape(B, H, n, C, -1) for x in (q, k, v))
+    b = pad_time(beta.unsqueeze(-1), pad).reshape(B, H, n, C, 1)
     q = q * scale
     kb, vb = k * b, v * b
     upper = torch.triu(torch.ones(C, C, dtype=torch.bool, device=k.device))
@@ -132,7 +131,7 @@ def gated_delta_rule_loop(q, k, v, beta, g, *, scale=None, chunk_size=64, initia
     2025, eq. 10): decay the state, then the delta update, as flash-linear-attention's naive recurrence
     does. Same signature as `suite.fastweights.gated_delta_rule` (g after beta); `chunk_size` is ignored.
     """
-    _check_delta_inputs(q, k, v, beta, initial_state, scale, g=g, check_values=False)
+    check_delta_inputs(q, k, v, beta, initial_state, scale, g=g, check_values=False)
     B, H, T, Dk = k.shape
     scale = Dk ** -0.5 if scale is None else scale
     S = torch.zeros(B, H, Dk, v.shape[-1], dtype=v.dtype, device=v.device)

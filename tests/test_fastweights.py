@@ -1,7 +1,7 @@
 """Property tests for the fast-weight memories (suite.fastweights vs baselines.fastweights).
 
-Oracle: `suite.studies.fastweights.delta_oracle`, a float64 step-by-step recurrence written from the
-definition. Claims: F1 (delta vs additive on a repeated key), F4 (the report's recipe diverges).
+Oracles: `suite.fastweights_references.delta_oracle` and `gated_oracle`, float64 step-by-step recurrences
+written from the definitions. Claims: F1 (delta vs additive on a repeated key), F4 (the report's recipe diverges).
 """
 
 import math
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from baselines import fastweights as nv
 from suite import fastweights as fw
 from suite.checks import relative_error
-from suite.fastweights_references import delta_oracle, fixed_recipe
+from suite.fastweights_references import delta_oracle, fixed_recipe, gated_oracle
 
 F64 = torch.float64
 
@@ -491,23 +491,6 @@ def test_layout_bthd_messages_speak_the_callers_layout():
 
 
 # ---------------------------------------------------------------------------------- gated delta rule
-def gated_oracle(q, k, v, beta, g, initial_state=None, scale=None):
-    """float64, from the definition with explicit transition matrices (Yang et al. 2025, eq. 10):
-    S_t = exp(g_t) (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T, o_t = scale S_t^T q_t."""
-    q, k, v, beta, g = (x.detach().to(F64) for x in (q, k, v, beta, g))
-    B, H, T, Dk = k.shape
-    scale = Dk ** -0.5 if scale is None else scale
-    S = torch.zeros(B, H, Dk, v.shape[-1], dtype=F64) if initial_state is None else initial_state.detach().to(F64)
-    eye = torch.eye(Dk, dtype=F64)
-    outs = []
-    for t in range(T):
-        kt, bt = k[:, :, t], beta[:, :, t, None, None]
-        trans = g[:, :, t, None, None].exp() * (eye - bt * kt[..., :, None] * kt[..., None, :])
-        S = trans @ S + bt * kt[..., :, None] * v[:, :, t, None, :]
-        outs.append(scale * (S.transpose(-1, -2) @ q[:, :, t, :, None])[..., 0])
-    return torch.stack(outs, 2), S
-
-
 def draw_gates(B, H, T, seed, g_max, dtype=F64):
     return (-torch.rand(B, H, T, generator=torch.Generator().manual_seed(seed + 7), dtype=F64) * g_max).to(dtype)
 
@@ -635,3 +618,16 @@ def test_normalisers_equal_the_textbook_formula_bit_for_bit_where_it_is_safe(d, 
     x = (torch.randn(4, d, generator=torch.Generator().manual_seed(seed), dtype=F64) * 2.0 ** e).to(dtype)
     assert torch.equal(fw.l2_normalize(x), F.normalize(x, dim=-1))
     assert torch.equal(fw.sum_normalize(x.abs()), x.abs() / x.abs().sum(-1, keepdim=True))
+
+
+def test_baselines_import_no_private_names_from_suite():
+    # the naive twins share the fixed code's argument checks through public names only
+    import ast
+    import pathlib
+
+    tree = ast.parse(pathlib.Path(nv.__file__).read_text())
+    imported = [(node.module, a.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                and (node.module or "").startswith("suite") for a in node.names]
+    assert imported, "baselines.fastweights is expected to share suite.fastweights.inputs"
+    for module, name in imported:
+        assert not name.startswith("_") and not any(p.startswith("_") for p in module.split(".")), (module, name)

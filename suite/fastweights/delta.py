@@ -22,7 +22,7 @@ import os
 
 import torch
 
-from suite.fastweights._inputs import check_delta_inputs, check_layout, compute_dtype, pad_time, to_heads_first
+from suite.fastweights.inputs import check_delta_inputs, check_layout, compute_dtype, pad_time, to_heads_first
 
 __all__ = ["delta_rule", "delta_rule_recurrent", "gated_delta_rule", "gated_delta_rule_recurrent"]
 

@@ -19,7 +19,7 @@ from baselines import fastweights as nv
 from suite import fastweights as fw
 from suite import harness
 from suite.checks import nonfinite_count
-from suite.fastweights_references import delta_oracle, fixed_recipe, fixed_recipe_oracle
+from suite.fastweights_references import delta_oracle, fixed_recipe, fixed_recipe_oracle, gated_output_oracle
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
 
 D_HEAD = 64
@@ -33,6 +33,13 @@ def delta_inputs(B, H, T, D, device, dtype, gen):
     v = torch.randn(B, H, T, D, generator=gen, dtype=torch.float64)
     beta = torch.sigmoid(torch.randn(B, H, T, generator=gen, dtype=torch.float64))
     return tuple(x.to(dtype).to(device) for x in (q, k, v, beta))
+
+
+def gated_inputs(B, H, T, D, device, dtype, gen):
+    """`delta_inputs` plus log decays g = logsigmoid(N(0, 1) + 4) (alpha = exp(g) ~ 0.98, GatedDeltaNet's range)."""
+    q, k, v, beta = delta_inputs(B, H, T, D, "cpu", torch.float64, gen)
+    g = F.logsigmoid(torch.randn(B, H, T, generator=gen, dtype=torch.float64) + 4.0)
+    return tuple(x.to(dtype).to(device) for x in (q, k, v, beta, g))
 
 
 def _fla_chunk_delta_rule():
@@ -105,6 +112,29 @@ PAIR_DELTA_CUDA = Pair(
 )
 
 
+def _make_gated(size, device, dtype, gen):
+    return gated_inputs(2, 4, size, D_HEAD, device, dtype, gen)
+
+
+PAIR_GATED = Pair(
+    name="fastweights.gated_delta_rule",
+    naive=nv.gated_delta_rule_loop,
+    fixed=fw.gated_delta_rule,
+    make_inputs=_make_gated,
+    sizes=(256, 512, 1024, 2048, 4096, 8192),
+    quick_sizes=(128, 256),
+    cuda_sizes=(4096, 16384, 65536),  # T = 65536: 134 MB per q, k, v tensor, > 2x the H200's 60 MB L2
+    threads=1,  # as the delta-rule pair: the per-step loop's tiny ops stall on OpenMP hand-offs
+    oracle=gated_output_oracle,
+    size_label="T",
+    description="gated delta rule (GatedDeltaNet), B=2 H=4 D=64, unit keys, beta=sigmoid, "
+                "g=logsigmoid(N(0,1)+4): per-step Python loop (naive) vs chunkwise UT form with the decays "
+                "folded in (fixed, chunk 64); variant: the suite's recurrent reference. "
+                "Oracle: float64 recurrence with explicit transition matrices.",
+    variants={"recurrent": fw.gated_delta_rule_recurrent},
+)
+
+
 def _make_recipe(size, device, dtype, gen):
     # The ANCHORS setting of the seed's blow-up: d = 16 random keys, beta = sigmoid(N(0, 1)).
     q, k, v = (torch.randn(1, 2, size, 16, generator=gen, dtype=torch.float64) for _ in range(3))
@@ -128,7 +158,7 @@ PAIR_RECIPE = Pair(
                 "recipe lands from a stable delta rule (it overflows: NaN/Inf).",
 )
 
-register(PAIR_DELTA, PAIR_DELTA_CUDA, PAIR_RECIPE)
+register(PAIR_DELTA, PAIR_DELTA_CUDA, PAIR_GATED, PAIR_RECIPE)
 
 
 # ============================================================================================ studies

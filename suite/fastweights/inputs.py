@@ -1,4 +1,6 @@
-"""Argument checks and layout handling shared by every delta-rule implementation (fixed and naive)."""
+"""Argument checks and layout handling shared by every delta-rule implementation (fixed and naive).
+
+Public so that `baselines.fastweights` checks its arguments with the same code as `suite.fastweights`."""
 
 from __future__ import annotations
 
@@ -8,6 +10,9 @@ import warnings
 import torch
 
 from suite.checks import check_finite, check_real, validation_enabled
+
+__all__ = ["LAYOUTS", "compute_dtype", "check_layout", "to_heads_first", "pad_time", "check_scale",
+           "check_delta_inputs"]
 
 LAYOUTS = ("BHTD", "BTHD")
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
