@@ -253,7 +253,8 @@ def _hyp_props() -> list[Property]:
 # ============================================================================================ optics
 ASM = "optics.asm"
 LAM, DX = 0.5e-6, 1e-6
-OPT_N = st.sampled_from([32, 33, 48, 63, 64, 65, 96, 128])
+OPT_N = st.sampled_from([33, 63, 65, 32, 64])  # odd sizes first: the shape property is about them
+OPT_EVEN = st.sampled_from([32, 48, 64, 96, 128])
 
 
 def circle_case(n: int, z_over_zc: float, seed: int):
@@ -305,9 +306,11 @@ def _opt_props() -> list[Property]:
         return Check(ratio <= 1 + 1e-3, ratio, f"output / input energy = {ratio:.6f}" +
                      ("" if ratio <= 1 + 1e-3 else ": energy grows (propagation cannot create power)"))
 
-    dist = st.fixed_dictionaries({"n": OPT_N, "zf": st.floats(0.05, 8.0), "seed": SEED})
+    dist = st.fixed_dictionaries({"n": OPT_EVEN, "zf": st.floats(0.05, 8.0), "seed": SEED})
     return [
-        Property(pair, "odd N keeps the grid", "odd N changes the grid", dist, shape, max_examples=10),
+        Property(pair, "odd N keeps the grid", "odd N changes the grid",
+                 st.fixed_dictionaries({"n": OPT_N, "zf": st.floats(0.05, 8.0), "seed": SEED}), shape,
+                 max_examples=10),
         Property(pair, f"on-axis error vs exact Rayleigh-Sommerfeld <= {K_ORACLE:g}x the fixed version's "
                        "(z up to 8 z_c)", "long distances: wrap-around / phase error", dist, accuracy),
         Property(pair, "energy does not grow, output finite", "energy grows", dist, energy, max_examples=15),
