@@ -435,8 +435,8 @@ def check(prop: Property, impl: Callable[..., Any], impl_name: str = "impl", *, 
     res = outcome(case)
     if isinstance(res, ImplFailure):
         return PropertyResult(**base, status=res.status, number=math.nan, detail=str(res), example=_describe(case))
-    return PropertyResult(**base, status="failed", number=res.number, detail=f"{prop.failure}: {res.detail}",
-                          example=_describe(case))
+    detail = res.detail if res.detail.startswith(prop.failure) else f"{prop.failure}: {res.detail}"
+    return PropertyResult(**base, status="failed", number=res.number, detail=detail, example=_describe(case))
 
 
 def check_all(pair: str, impl: Callable[..., Any], impl_name: str = "impl", *, device: str = "cpu",
