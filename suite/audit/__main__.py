@@ -1,0 +1,5 @@
+import sys
+
+from suite.audit.cli import main
+
+sys.exit(main())
