@@ -146,3 +146,61 @@ def test_sweep_cells_are_valid_and_include_the_controls(quick):
     plain = {dataclasses.replace(c, regulariser="none") for c in cells.values()}
     assert plain <= set(cells.values())
     assert any(c.temperature <= 0.1 for c in cells.values())  # the non-collapsing control
+
+
+# ------------------------------------------------------- the hyperbolic.collapse study's Y3/Y4 judgement
+def _judge(cells, per_seed):
+    """Verdicts of the declared Y3/Y4 rules on synthetic per-seed metrics {cell: [(boundary, erank, map), ...]}."""
+    from suite.registry import get_study
+    from suite.studies import hyperbolic as HS
+
+    import pandas as pd
+
+    runs = pd.DataFrame([dict(cell=n, boundary_fraction=b, erank_ratio=e, map=m, mean_rank=1.0, diverged=0.0)
+                         for n, seeds in per_seed.items() for b, e, m in seeds])
+    summary = pd.DataFrame([HS._cell_summary(n, s, runs[runs.cell == n]) for n, s in cells.items()])
+    measures = HS._collapse_measures(cells, summary)
+    return {r.claim: r.judge(measures).verdict for r in get_study("hyperbolic.collapse").rules}, measures
+
+
+_BASE = dict(n_nodes=8, dim=4, optimizer="adam_tangent")
+_CELLS = {"leaf none": C.CollapseSetting(**_BASE, temperature=3.0),
+          "leaf isotropy": C.CollapseSetting(**_BASE, temperature=3.0, regulariser="isotropy"),
+          "leaf erank": C.CollapseSetting(**_BASE, temperature=3.0, regulariser="erank"),
+          "height none": C.CollapseSetting(**_BASE, temperature=1.0, encoder="linear2"),
+          "height isotropy": C.CollapseSetting(**_BASE, temperature=1.0, encoder="linear2", regulariser="isotropy"),
+          "height erank": C.CollapseSetting(**_BASE, temperature=1.0, encoder="linear2", regulariser="erank")}
+_OK = [(0.0, 0.9, 0.95)] * 3  # no collapse in any seed, MAP intact
+_LEAF = [(0.6, 0.9, 0.95)] * 3
+_HEIGHT = [(0.0, 0.2, 0.95)] * 3
+
+
+def test_collapse_rules_confirm_when_isotropy_prevents_both_kinds():
+    v, m = _judge(_CELLS, {"leaf none": _LEAF, "leaf isotropy": _OK, "leaf erank": _LEAF,
+                           "height none": _HEIGHT, "height isotropy": _OK, "height erank": _HEIGHT})
+    assert v == {"Y3": "confirmed", "Y4": "confirmed"}
+    assert m["isotropy_prevented_kinds"] == 2 and m["erank_prevented_kinds"] == 0
+
+
+def test_collapse_needs_every_seed_and_prevention_needs_no_seed():
+    one_seed = [(0.6, 0.9, 0.95), (0.0, 0.9, 0.95), (0.0, 0.9, 0.95)]  # leaf collapse in one seed only
+    v, m = _judge(_CELLS, {"leaf none": one_seed, "leaf isotropy": _OK, "leaf erank": _OK,
+                           "height none": _HEIGHT, "height isotropy": one_seed, "height erank": _OK})
+    assert m["leaf_collapsed_cells"] == 0 and m["collapsed_cells"] == 1  # one seed is not a collapse
+    assert v["Y3"] == "qualified"
+    # isotropy removes the height collapse but leaf collapse appears in one seed (boundary only; the
+    # unregularised cell had none in every seed): not caused (every-seed rule), so it still prevents height
+    assert m["isotropy_prevents_height"] and m["erank_prevents_height"] and v["Y4"] == "qualified"
+
+
+def test_a_regulariser_that_destroys_the_embedding_or_causes_the_other_collapse_prevents_nothing():
+    lossy = [(0.0, 0.9, 0.85)] * 3  # no collapse, but MAP 0.10 below the unregularised 0.95
+    v, m = _judge(_CELLS, {"leaf none": _LEAF, "leaf isotropy": lossy, "leaf erank": _HEIGHT,
+                           "height none": _HEIGHT, "height isotropy": _LEAF, "height erank": _HEIGHT})
+    assert not any(m[f"{r}_prevents_{k}"] for r in ("isotropy", "erank") for k in ("leaf", "height"))
+    assert v == {"Y3": "confirmed", "Y4": "refuted"}
+
+
+def test_no_collapse_anywhere_refutes_y3_and_y4():
+    v, m = _judge(_CELLS, {n: _OK for n in _CELLS})
+    assert m["collapsed_kinds"] == 0 and v == {"Y3": "refuted", "Y4": "refuted"}

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 import baselines.hyperbolic as nv
 import suite.hyperbolic as hy
 import suite.hyperbolic_references as ref
+from suite.hyperbolic import collapse as C
 from suite.hyperbolic.gmvae import GMVAE, EuclideanVAE, WrappedNormalVAE, hierarchical_dataset
 from suite.harness import speedup_at
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
@@ -327,35 +328,116 @@ def study_embedding(ctx: StudyContext) -> StudyResult:
 
     pen = m.loc["lorentz, Euclidean Adam + constraint penalty"]
     m = df[~df.diverged].groupby("recipe", sort=False).mean(numeric_only=True).reindex(m.index)  # finite runs
-    naive, noiso = m.loc["naive (Poincare, Adam, clip)"], m.loc["lorentz, RiemannianAdam, no iso"]
-    recm, tang = m.loc["recommended (lorentz, RiemannianAdam, iso)"], m.loc["tangent (Adam, iso)"]
-    collapsed = lambda r: bool(r.boundary_fraction > 0.1 or r.erank_ratio < 0.5)  # noqa: E731
+    naive, recm, tang = (m.loc[r] for r in ("naive (Poincare, Adam, clip)", "recommended (lorentz, RiemannianAdam, iso)",
+                                            "tangent (Adam, iso)"))
     ra = df[df.recipe.str.contains("RiemannianAdam")].residual_rel_max.max()
     ea = df[df.recipe == "lorentz, Euclidean Adam"].residual_rel_max.max()
     pa = df[df.recipe == "lorentz, Euclidean Adam + constraint penalty"].residual_rel_max.max()
     div = df.groupby("recipe", sort=False).diverged.mean()
     notes = [f"Random tree of {ctx.p.n_nodes} nodes (1-4 children per node), Nickel & Kiela softmax loss with 10 "
              f"negatives, batch 64, lr 0.1, {ctx.p.steps} steps, float32, seeds {ctx.p.seeds}.",
-             "collapse: boundary fraction (hyperbolic radius >= 2 artanh(1 - 1e-5) - 0.1 = 12.1, the naive recipe's "
-             "clip) > 0.1 or effective rank / dim < 0.5, averaged over the finite runs.",
+             "boundary_fraction: share of nodes at hyperbolic radius >= 2 artanh(1 - 1e-5) - 0.1 = 12.1 (the naive "
+             "recipe's clip); erank_ratio: effective rank / dim. Means over the finite runs. Where collapse "
+             "happens (Y3, Y4) is the study hyperbolic.collapse.",
              "Euclidean-Adam rows use the Lorentz coordinates as plain parameters: the control for Y5 and X1.",
              "A run that produced NaN/Inf stops there (diverged = True, first_nonfinite_step)."]
     return StudyResult(table=df, figure=fig, notes=notes, measures=dict(
-        naive_boundary_fraction=float(naive.boundary_fraction), naive_erank_ratio=float(naive.erank_ratio),
-        no_iso_boundary_fraction=float(noiso.boundary_fraction), no_iso_erank_ratio=float(noiso.erank_ratio),
-        collapse=collapsed(naive) or collapsed(noiso), collapse_without_iso=collapsed(noiso),
-        outward_pressure=float(naive.steps_outside_ball / ctx.p.steps),
-        iso_boundary_fraction=float(recm.boundary_fraction), iso_erank_ratio=float(recm.erank_ratio),
-        tangent_boundary_fraction=float(tang.boundary_fraction),
-        iso_prevents=bool(recm.boundary_fraction <= 0.5 * noiso.boundary_fraction + 1e-9
-                          and recm.erank_ratio >= noiso.erank_ratio - 0.05),
-        iso_map=float(recm["map"]), no_iso_map=float(noiso["map"]), naive_map=float(naive["map"]),
-        tangent_map=float(tang["map"]), penalty_map=float(pen["map"]),
+        naive_boundary_fraction=float(naive.boundary_fraction), iso_erank_ratio=float(recm.erank_ratio),
+        iso_map=float(recm["map"]), tangent_map=float(tang["map"]), penalty_map=float(pen["map"]),
         euclidean_adam_residual=float(ea), riemannian_adam_residual=float(ra),
         euclid_over_riemannian=float(ea / max(ra, 1e-300)),
         penalty_residual=float(pa), penalty_over_construction=float(pa / max(ra, 1e-7)),
         riemannian_diverged_fraction=float(div["recommended (lorentz, RiemannianAdam, iso)"]),
         tangent_diverged_fraction=float(div["tangent (Adam, iso)"])))
+
+
+# ------------------------------------------------------------------------- study: collapse (Y3, Y4)
+LEAF = C.LEAF_BOUNDARY_FRACTION  # leaf collapse: boundary_fraction above this in every seed
+HEIGHT = C.HEIGHT_ERANK_RATIO  # height collapse: erank_ratio below this in every seed
+MAP_TOLERANCE = 0.05  # a regulariser that prevents a collapse may lose at most this much mean MAP
+KINDS = {"leaf": ("boundary_fraction", lambda x: x > LEAF), "height": ("erank_ratio", lambda x: x < HEIGHT)}
+REGULARISERS = ("isotropy", "erank")
+_QUICK_CELLS = {n: s for n, s in C.sweep(True).items() if s.optimizer == "adam_tangent"}
+
+
+def _cell_summary(name: str, s: C.CollapseSetting, runs: pd.DataFrame) -> dict:
+    """One cell over its seeds: which collapse appears in every seed (collapse) or in any seed, and means."""
+    row = dict(cell=name, encoder=s.encoder, dim=s.dim, optimizer=s.optimizer, dtype=s.dtype,
+               temperature=s.temperature, negatives=s.negatives, regulariser=s.regulariser, seeds=len(runs))
+    for kind, (col, collapsed) in KINDS.items():
+        hits = runs[col].map(collapsed)
+        row.update({f"{kind}_collapse": bool(hits.all()), f"{kind}_in_any_seed": bool(hits.any())})
+    for col in ("boundary_fraction", "erank_ratio"):
+        row.update({col: runs[col].mean(), f"{col}_min": runs[col].min(), f"{col}_max": runs[col].max()})
+    return {**row, "map": runs["map"].mean(), "mean_rank": runs["mean_rank"].mean(),
+            "diverged_seeds": int(runs["diverged"].sum())}
+
+
+def _prevents(reg: pd.Series, base: pd.Series, kind: str) -> bool:
+    """A regularised cell prevents `kind` of its unregularised cell's collapse: that kind in no seed, the
+    other kind not caused (absent unless the unregularised cell had it too), MAP within MAP_TOLERANCE."""
+    other = next(k for k in KINDS if k != kind)
+    return bool(not reg[f"{kind}_in_any_seed"] and (base[f"{other}_collapse"] or not reg[f"{other}_collapse"])
+                and reg["map"] >= base["map"] - MAP_TOLERANCE)
+
+
+def _collapse_measures(cells: dict[str, C.CollapseSetting], summary: pd.DataFrame) -> dict:
+    """Y3: which unregularised tangent-Adam cells collapse; Y4: which kinds each regulariser prevents in
+    every collapsing cell that has a regularised twin (same setting, regulariser added)."""
+    by = summary.set_index("cell")
+    plain = [n for n, s in cells.items() if s.optimizer == "adam_tangent" and s.regulariser == "none"]
+    collapsed = [n for n in plain if by.loc[n, "leaf_collapse"] or by.loc[n, "height_collapse"]]
+    base_of = {n: next((b for b, t in cells.items() if t == dataclasses.replace(s, regulariser="none")), None)
+               for n, s in cells.items() if s.regulariser != "none"}
+    prevents, seen = {}, set()
+    for reg in REGULARISERS:
+        for kind in KINDS:
+            pairs = [(n, b) for n, b in base_of.items() if b and cells[n].regulariser == reg
+                     and by.loc[b, f"{kind}_collapse"]]
+            if pairs:
+                seen.add(kind)
+            prevents[f"{reg}_prevents_{kind}"] = bool(pairs) and all(_prevents(by.loc[n], by.loc[b], kind)
+                                                                      for n, b in pairs)
+    per_reg = {reg: sum(prevents[f"{reg}_prevents_{k}"] for k in KINDS) for reg in REGULARISERS}
+    either = sum(any(prevents[f"{reg}_prevents_{k}"] for reg in REGULARISERS) for k in KINDS)
+    return dict(unregularised_cells=len(plain), collapsed_cells=len(collapsed),
+                uncollapsed_cells=len(plain) - len(collapsed),
+                leaf_collapsed_cells=int(sum(by.loc[n, "leaf_collapse"] for n in plain)),
+                height_collapsed_cells=int(sum(by.loc[n, "height_collapse"] for n in plain)),
+                collapsed_kinds=len(seen), **prevents, **{f"{reg}_prevented_kinds": v for reg, v in per_reg.items()},
+                prevented_kinds=either)
+
+
+def _collapse_figure(runs: pd.DataFrame) -> Figure:
+    fig = Figure(figsize=(11, 4.2))
+    ax1, ax2 = fig.subplots(1, 2)
+    for cell, g in runs.groupby("cell", sort=False):
+        ax1.scatter(g.boundary_fraction, g.erank_ratio, s=14, label=cell)
+        ax2.scatter(g.erank_ratio, g["map"], s=14)
+    ax1.axvline(LEAF, color="k", lw=0.5, ls="--")
+    ax1.axhline(HEIGHT, color="k", lw=0.5, ls="--")
+    ax1.set(xlabel="boundary fraction (radius >= 12.1) (1)", ylabel="effective rank / dim of log_0 vectors (1)")
+    ax2.axvline(HEIGHT, color="k", lw=0.5, ls="--")
+    ax2.set(xlabel="effective rank / dim of log_0 vectors (1)", ylabel="MAP of the tree's edges (1)")
+    ax1.legend(fontsize=5, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def study_collapse(ctx: StudyContext) -> StudyResult:
+    """Contrastive (InfoNCE) embeddings of a random tree, cell by cell over several seeds
+    (`suite.hyperbolic.collapse.run_collapse`): leaf collapse (boundary fraction), height collapse
+    (effective rank / dim of the centred log_0 vectors) and the task metric (MAP, mean rank)."""
+    cells, seeds = ctx.p.cells, [ctx.seed + i for i in range(ctx.p.seeds)]
+    runs = pd.DataFrame([dict(cell=name, seed=seed, **C.run_collapse(s, seed))
+                         for name, s in cells.items() for seed in seeds])
+    summary = pd.DataFrame([_cell_summary(n, s, runs[runs.cell == n]) for n, s in cells.items()])
+    notes = [f"Seeds {seeds}; a cell has leaf collapse if boundary_fraction > {LEAF:g} in every seed, height "
+             f"collapse if erank_ratio < {HEIGHT:g} in every seed (*_in_any_seed: in at least one).",
+             f"A regulariser prevents a kind of collapse of its unregularised twin if that kind is in no seed, it "
+             f"causes no collapse of the other kind and mean MAP drops by at most {MAP_TOLERANCE:g}."]
+    return StudyResult(table=summary, figure=_collapse_figure(runs), notes=notes,
+                       measures=_collapse_measures(cells, summary))
 
 
 # ------------------------------------------------------------------------------------ study: GM-VAE
@@ -555,22 +637,31 @@ STUDIES = [
     Study("hyperbolic.embedding", "Contrastive tree embedding: naive vs recommended vs tangent recipe",
           study_embedding, threads=1, key=("naive_boundary_fraction", "iso_erank_ratio", "iso_map", "tangent_map"),
           sweep=dict(n_nodes=(24, 120), dims=((8,), (2, 4, 8, 16)), seeds=((0,), (0, 1)), steps=(20, 200)),
-          rules=(Rule("Y3", "collapse == True", qualified="outward_pressure > 0.5", value="naive_boundary_fraction",
-                      shows=("naive_boundary_fraction", "naive_erank_ratio", "no_iso_boundary_fraction",
-                             "no_iso_erank_ratio"), about="collapse after contrastive training (finite runs)"),
-                 Rule("Y4", "collapse_without_iso == True and iso_prevents == True",
-                      refuted="collapse_without_iso == True and iso_prevents == False", otherwise="qualified",
-                      value="iso_boundary_fraction", shows=("iso_boundary_fraction", "no_iso_boundary_fraction",
-                                                            "tangent_boundary_fraction", "iso_erank_ratio",
-                                                            "no_iso_erank_ratio", "iso_map", "no_iso_map"),
-                      about="the isotropy loss vs none (Lorentz, RiemannianAdam)"),
-                 Rule("Y5", "euclidean_adam_residual > 1e-2 and riemannian_adam_residual < 1e-5",
+          rules=(Rule("Y5", "euclidean_adam_residual > 1e-2 and riemannian_adam_residual < 1e-5",
                       qualified="euclid_over_riemannian > 10", shows=_Y5_X1_SHOWS,
                       about="max on-manifold residual |<x,x>_L + 1| / (1 + |x|^2) after any step"),
                  Rule("X1", "penalty_over_construction > 100 and tangent_diverged_fraction == 0",
                       otherwise="qualified", value="penalty_residual",
                       shows=("penalty_residual", *_Y5_X1_SHOWS, "penalty_map", "iso_map", "tangent_map"),
                       about="hyperbolicity by a penalty (weight 1) vs by construction"))),
+    Study("hyperbolic.collapse", "Where hyperbolic dimensional collapse happens: InfoNCE embeddings, regularisers, "
+          "optimisers", study_collapse, threads=1,
+          host="collapse.run_collapse trains CPU tensors of 50-100 nodes (it takes no device)",
+          key=("collapsed_cells", "unregularised_cells", "prevented_kinds"),
+          sweep=dict(cells=(_QUICK_CELLS, C.sweep(False)), seeds=(len(C.SEEDS), len(C.SEEDS))),
+          description="Quick grid: the tangent-Adam cells of collapse.sweep(True), the ones the Y3/Y4 rules read; "
+                      "its RiemannianAdam / projected-Adam cells are trimmed (they would add ~45 s on two cores). "
+                      "Full grid: every cell of collapse.sweep(False).",
+          rules=(Rule("Y3", "uncollapsed_cells == 0 and collapsed_cells >= 1", qualified="collapsed_cells >= 1",
+                      shows=("unregularised_cells", "leaf_collapsed_cells", "height_collapsed_cells"),
+                      about=f"unregularised tangent-Adam cells that collapse: boundary_fraction > {LEAF:g} (leaf) "
+                            f"or erank_ratio < {HEIGHT:g} (height) in every seed"),
+                 Rule("Y4", "isotropy_prevented_kinds == 2", qualified="prevented_kinds >= 1",
+                      shows=("collapsed_kinds", "isotropy_prevents_leaf", "isotropy_prevents_height",
+                             "erank_prevents_leaf", "erank_prevents_height"),
+                      about=f"kinds of collapse (leaf, height) a regulariser prevents in every collapsing cell: "
+                            f"that kind in no seed, the other kind not caused, mean MAP at most "
+                            f"{MAP_TOLERANCE:g} below the unregularised cell's"))),
     Study("hyperbolic.gmvae", "GM-VAE: closed-form vs Monte Carlo KL, Euclidean and wrapped-normal baselines",
           study_gmvae, threads=1, key=("mc_over_closed_grad_variance", "closed_heldout_elbo", "euclidean_heldout_elbo"),
           sweep=dict(nodes=(15, 40), obs=(10, 20), per=(6, 12), steps=(60, 500), seeds=((0,), (0, 1)),
