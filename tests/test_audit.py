@@ -1,0 +1,215 @@
+"""`neurophys audit`: planted bad implementations fail the right property with a minimal case, the fixed ones
+pass, bad --impl strings give one clear line, a hanging implementation times out and the audit goes on, the
+output is written atomically, plugins load, and the pytest plugin runs in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pytest
+import torch
+
+from suite import holographic as hg
+from suite import hyperbolic as hy
+from suite.audit import audit, check, properties, write
+from suite.audit import cli as audit_cli
+from suite.audit import plugins, public
+from suite.audit.run import MARKER, AuditOutputError, public_audit_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def irfft_without_n(x, y):
+    """The odd-d bug: irfft without n returns d - 1 samples (2 (d // 2)) for odd d."""
+    return torch.fft.irfft(torch.fft.rfft(x) * torch.fft.rfft(y))
+
+
+def project_zero_bin_nan(x):
+    """The zero-bin bug: X / |X| is 0/0 = NaN in a zero bin (DC of a zero-mean vector)."""
+    X = torch.fft.rfft(x)
+    return torch.fft.irfft(X / X.abs(), n=x.shape[-1])
+
+
+def hangs(x, y):
+    time.sleep(60)
+
+
+def raises(x, y):
+    raise RuntimeError("boom")
+
+
+def wrong_shape(x, y):
+    return x[..., :-1]
+
+
+def prop(pair: str, start: str):
+    (p,) = [p for p in properties(pair) if p.name.startswith(start)]
+    return p
+
+
+# ------------------------------------------------------------------------------------------- properties
+def test_odd_d_loss_fails_the_shape_property_with_the_smallest_odd_d():
+    res = check(prop("holographic.bind", "odd d"), irfft_without_n, "planted", max_examples=10)
+    assert res.status == "failed"
+    assert res.detail.startswith("odd d loses a sample")
+    assert res.example.startswith("d=3,")  # shrunk to the smallest odd d >= 2
+
+
+def test_nan_on_zero_bins_fails_the_zero_bin_property():
+    res = check(prop("holographic.project", "zero spectral bins"), project_zero_bin_nan, "planted", max_examples=8)
+    assert res.status == "failed"
+    assert "NaN" in res.detail and res.example.startswith("d=2,")
+    # ... while on generic input (no zero bin) the same function is unitary: the property is about the bins
+    assert check(prop("holographic.project", "output is unitary"), project_zero_bin_nan, max_examples=5).passed
+
+
+@pytest.mark.parametrize("pair, fn", [("holographic.bind", hg.bind), ("holographic.project", hg.project),
+                                      ("holographic.phasor_bind", hg.phasor_bind)])
+def test_fixed_versions_pass_every_property(pair, fn):
+    for p in properties(pair):
+        res = check(p, fn, "fixed", max_examples=5)
+        assert res.passed, res
+
+
+def test_arcosh_lorentz_distance_loses_small_distances_and_the_fixed_one_does_not():
+    from baselines.hyperbolic import lorentz_distance_arcosh
+
+    near = prop("hyperbolic.lorentz_distance", "nearby points")
+    bad = check(near, lorentz_distance_arcosh, "naive", max_examples=10)
+    assert bad.status == "failed" and bad.number > 10 and "cancellation" in bad.detail
+    assert check(near, hy.lorentz_distance, "fixed", max_examples=10).passed
+    assert not check(prop("hyperbolic.lorentz_distance", "d(x, x)"), lorentz_distance_arcosh, max_examples=10).passed
+
+
+def test_hrr_projection_is_not_unitary_on_zero_mean_input():
+    pytest.importorskip("HRR.with_pytorch")
+    fn = public.installed("holographic.project")["hrr_projection"][1]
+    res = check(prop("holographic.project", "zero spectral bins"), fn, "hrr", max_examples=5)
+    assert res.status == "failed" and res.number == pytest.approx(1.0)  # nan_to_num: an all-zero output
+
+
+# ------------------------------------------------------------------------------------------- audit()
+def test_a_hanging_raising_or_misshapen_impl_is_recorded_and_the_audit_goes_on():
+    t0 = time.perf_counter()
+    res = audit("holographic.bind", {"hang": hangs, "raise": raises, "shape": wrong_shape, "ok": hg.bind},
+                timeout=0.3, quick=True, speed=False, reference=False)
+    assert time.perf_counter() - t0 < 20
+    by = {(p.impl, p.property): p for p in res.properties}
+    assert {p.status for (i, _), p in by.items() if i == "hang"} == {"timeout"}
+    assert {p.status for (i, _), p in by.items() if i == "raise"} == {"raised"}
+    assert "boom" in by["raise", prop("holographic.bind", "odd d").name].detail
+    assert not by["shape", prop("holographic.bind", "odd d").name].passed
+    assert by["shape", prop("holographic.bind", "error vs").name].status == "wrong shape"
+    assert all(p.passed for (i, _), p in by.items() if i == "ok")
+    acc = {a["impl"]: a for a in res.accuracy}
+    assert acc["hang"]["status"] == "timeout" and acc["shape"]["status"] == "wrong shape"
+    assert acc["ok"]["status"] == "ok" and acc["ok"]["error"] < 1e-5
+
+
+def test_speed_rows_compare_with_naive_and_fixed_and_write_is_atomic(tmp_path):
+    res = audit("holographic.bind", {"mine": hg.bind}, quick=True, reference=False,
+                timeout=30)
+    (row,) = res.speed
+    assert row["impl"] == "mine" and row["median_s"] > 0 and "vs naive" in row["detail"]
+    out = write([res], tmp_path / "a")
+    assert {p.name for p in out.iterdir()} == {"index.html", "results.csv", "results.json", MARKER}
+    page = (out / "index.html").read_text()
+    assert "holographic.bind" in page and "http" not in page.split("<body>")[0]
+    rows = json.loads((out / "results.json").read_text())
+    assert {r["kind"] for r in rows} == {"property", "accuracy", "speed"}
+    write([res], out)  # an earlier audit is replaced
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left behind
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "data.txt").write_text("keep")
+    with pytest.raises(AuditOutputError, match="not an earlier audit"):
+        write([res], other)
+    assert (other / "data.txt").read_text() == "keep"
+
+
+# ------------------------------------------------------------------------------------------- CLI
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "usermod.py").write_text(textwrap.dedent('''
+        import torch
+        def bad_bind(x, y):
+            return torch.fft.irfft(torch.fft.rfft(x) * torch.fft.rfft(y))
+        def one_arg(x):
+            return x
+        notfn = 3
+        '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("nosuch_mod_xyz:f", "does not import"), ("usermod:nothere", "has no attribute"),
+    ("usermod:notfn", "not callable"), ("usermod:one_arg", "does not take the 2 positional"),
+    ("usermod", "expected 'package.module:function'")])
+def test_bad_impl_gives_one_clear_line_naming_it(user_module, capsys, spec, words):
+    rc = audit_cli.main(["holographic.bind", "--impl", spec, "--out", str(user_module / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and spec in err[0] and words in err[0]
+    assert not (user_module / "out").exists()
+
+
+def test_cli_audits_a_user_function(user_module, capsys):
+    rc = audit_cli.main(["holographic.bind", "--impl", "usermod:bad_bind", "--out", str(user_module / "o"),
+                         "--quick", "--no-speed"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "bad_bind: odd d loses a sample" in out and "[d=3," in out
+    assert (user_module / "o" / "index.html").exists()
+
+
+# ------------------------------------------------------------------------------------------- plugins
+def test_entry_point_variants_load_with_pair_from_name_or_attribute(monkeypatch):
+    def fn(x, y):
+        return hg.bind(x, y)
+    fn.neurophys_pair = "holographic.bind"
+    mod = type(sys)("np_plugin_demo")
+    mod.fn, mod.plain = fn, hg.project
+    monkeypatch.setitem(sys.modules, "np_plugin_demo", mod)
+    eps = [EntryPoint("holographic.project:plainproj", "np_plugin_demo:plain", plugins.GROUP),
+           EntryPoint("attrbind", "np_plugin_demo:fn", plugins.GROUP),
+           EntryPoint("nopair", "np_plugin_demo:plain", plugins.GROUP),
+           EntryPoint("broken", "np_plugin_missing:f", plugins.GROUP)]
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [e for e in eps if e.group == group])
+    found = plugins.variants()
+    assert found == {"holographic.project": {"plainproj": hg.project}, "holographic.bind": {"attrbind": fn}}
+    errors = plugins.variant_errors()
+    assert "no pair given" in errors["nopair"] and "does not load" in errors["broken"]
+
+
+def test_public_audit_table_is_tidy(monkeypatch):
+    fake = public.PublicImpl("demo_bind", "demo", "demo.bind", "holographic.bind", lambda: hg.bind)
+    monkeypatch.setattr(public, "installed", lambda pair, device: {"demo_bind": (fake, hg.bind)})
+    df = public_audit_table(["cpu"], quick=True)
+    assert list(df.columns) == ["library", "function", "pair", "device", "property", "passed", "number",
+                                "detail", "example"]
+    assert len(df) == len(properties("holographic.bind")) + 1 and df["passed"].all()
+
+
+def test_absent_library_is_simply_absent(monkeypatch):
+    monkeypatch.setattr(public, "_import", lambda name: None)
+    assert public.installed() == {}
+
+
+def test_pytest_plugin_runs_the_properties_in_a_subprocess(user_module):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(user_module)]))
+    cmd = [sys.executable, "-m", "pytest", "-p", "suite.audit.pytest_plugin", "-p", "no:cacheprovider", "-q",
+           "--neurophys-impl", "holographic.bind=usermod:bad_bind", "--neurophys-examples", "5",
+           "-W", "ignore::DeprecationWarning"]
+    run = subprocess.run(cmd, cwd=user_module, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "odd d loses a sample" in run.stdout and "smallest failing case: d=3" in run.stdout
+    assert "1 passed" in run.stdout or "passed" in run.stdout
+    bad = subprocess.run([*cmd[:-4], "--neurophys-impl", "holographic.bind=usermod:notfn"], cwd=user_module,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "usermod:notfn" in bad.stderr and "not callable" in bad.stderr
