@@ -410,7 +410,8 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
     parametrisation with the distance computed in the log domain (beyond the research report).
 
     Accuracy (tested against mpmath on the exact float inputs, no carve-out): float32 relative error
-    < 1e-5 to radius 50, common rays and nearly radial pairs included.
+    < 1e-5 to radius 50, common rays and nearly radial pairs included; float64 inputs 1e-9 to radius 30
+    for norms 0 or >= 1e-150 (below that |v|^2 underflows float64).
 
     Args:
         v, w: [..., n] tangent vectors, broadcastable.
