@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 
 from baselines import holographic as nv
-from suite import harness
+from suite import anchors, harness
 from suite import holographic as hg
 from suite import holographic_references as ref
 from suite.checks import nonfinite_count
@@ -135,7 +135,7 @@ def _skip_direct(impl, size, device):
 
 
 def _skip_dense(impl, size, device):
-    if impl == "naive" and size > DENSE_MAX:
+    if impl in ("naive", "nn_linear") and size > DENSE_MAX:
         gb = size * size * 12 / 2**30
         return f"dense {size}x{size} circulant (float32 + int64 index) needs {gb:.1f} GB per call"
     return None
@@ -145,8 +145,10 @@ PAIRS = [
     Pair(name="holographic.bind", naive=nv.bind_fft, fixed=hg.bind, make_inputs=_batch_of(BATCH),
          sizes=(64, 256, 1024, 4096), quick_sizes=(64,), oracle=ref.bind_f64, claim="H2", size_label="d",
          description=f"circular convolution of B={BATCH} pairs: torchhd's ifft(fft*fft).real vs "
-                     "irfft(rfft*rfft, n=d); oracle: the O(d^2) definition in float64",
-         variants={"direct": nv.circular_conv_direct}, skip=_skip_direct),
+                     "irfft(rfft*rfft, n=d); oracle: the O(d^2) definition in float64. Variants: the definition; "
+                     "torchhd's HRRTensor.bind itself and the plain irfft(rfft*rfft, n=d) pipeline (anchors)",
+         variants={"direct": nv.circular_conv_direct, **anchors.variants("torchhd_hrr", "plain_rfft")},
+         skip=_skip_direct),
     Pair(name="holographic.unbind", naive=torchhd_unbind, fixed=hg.unbind, make_inputs=_superposed,
          sizes=(64, 256, 1024, 4096), quick_sizes=(64,), oracle=ref.unbind_f64, size_label="d",
          description=f"unbinding one key from a superposition of 4 pairs (B={BATCH}): torchhd's "
@@ -158,28 +160,34 @@ PAIRS = [
     Pair(name="holographic.project", naive=nv.project_fft, fixed=hg.project, make_inputs=_one_vector,
          sizes=(64, 256, 1024, 4096), quick_sizes=(64,), oracle=ref.project_f64, claim="H2", size_label="d",
          description=f"unitary projection of B={BATCH} vectors: the hrr package's ifft(X/|X|).real + nan_to_num "
-                     "vs irfft(X/|X|, n=d) with zero bins -> phase 0; variant: the report's 2.3.1 snippet "
-                     "X/(|X|+eps); oracle: complex128 full-DFT projection",
-         variants={"report_snippet": nv.project_snippet}),
+                     "vs irfft(X/|X|, n=d) with zero bins -> phase 0; variants: the report's 2.3.1 snippet "
+                     "X/(|X|+eps) and the hrr package's projection itself; oracle: complex128 full-DFT projection",
+         variants={"report_snippet": nv.project_snippet, **anchors.variants("hrr_projection")}),
     Pair(name="holographic.project_zero_mean", naive=nv.project_fft, fixed=hg.project, make_inputs=_zero_mean,
          sizes=(64, 1024), quick_sizes=(64,), oracle=ref.project_f64, size_label="d",
          description=f"unitary projection of B={BATCH} exactly zero-mean vectors (DC bin = 0): the hrr package's "
                      "ifft(X/|X|).real + nan_to_num returns all zeros (the NaN of the 0/0 bin spreads to every "
                      "sample); without nan_to_num it is all NaN; the report's X/(|X|+eps) leaves the DC bin at 0; "
                      "the fixed projection maps it to phase 0. Oracle: complex128 projection with that convention",
-         variants={"report_snippet": nv.project_snippet, "no_nan_to_num": nv.project_fft_no_guard}),
+         variants={"report_snippet": nv.project_snippet, "no_nan_to_num": nv.project_fft_no_guard,
+                   **anchors.variants("hrr_projection")}),
     Pair(name="holographic.phasor_bind", naive=nv.phasor_bind_fft, fixed=hg.phasor_bind, make_inputs=_batch_of(BATCH),
          sizes=(64, 256, 1024, 4096), quick_sizes=(64,), oracle=ref.phasor_bind_f64, claim="H3", size_label="d",
          description=f"phasor binding of B={BATCH} pairs: hrr projection + torchhd bind (6 complex FFTs) vs the "
-                     "fused irfft(sgn(X' Y'), n=d) (3 real FFTs); variants: the report's 2.3.1 snippet and the "
-                     "unfused bind(project(x), project(y)); oracle: complex128 projection + O(d^2) definition",
-         variants={"report_snippet": nv.phasor_bind_snippet, "unfused": unfused_phasor_bind}),
+                     "fused irfft(sgn(X' Y'), n=d) (3 real FFTs); variants: the report's 2.3.1 snippet, the "
+                     "unfused bind(project(x), project(y)), the unguarded irfft(sgn(X) sgn(Y), n=d) pipeline and "
+                     "the hrr package's projection + torchhd's bind themselves (anchors); oracle: complex128 "
+                     "projection + O(d^2) definition",
+         variants={"report_snippet": nv.phasor_bind_snippet, "unfused": unfused_phasor_bind,
+                   **anchors.variants("plain_sgn", "hrr_torchhd")}),
     Pair(name="holographic.circulant", naive=nv.circulant_dense, fixed=hg.circulant_linear,
          make_inputs=_layer_inputs, sizes=(64, 256, 1024, 4096, 16384), quick_sizes=(256,), oracle=ref.bind_f64,
          claim="H6", size_label="N",
          description=f"circulant layer y = w (*) x on a batch of {CIRC_BATCH}: materialised N x N matrix + matmul "
-                     "vs FFT (CirculantLinear's forward); oracle: the O(N^2) definition in float64",
-         skip=_skip_dense),
+                     "vs FFT (the functional circulant_linear, kernel spectrum per call); variants (anchors): the "
+                     "CirculantLinear module with its cached spectrum, and a square nn.Linear holding the same "
+                     "circulant (same batch, built once); oracle: the O(N^2) definition in float64",
+         variants=anchors.variants("circulant_module", "nn_linear"), skip=_skip_dense),
 ]
 
 
