@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +16,56 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from matplotlib.figure import Figure
 
 from suite import registry
+from suite.plots import style_figure, text_overlaps
 from suite.claims import CLAIMS, VERDICTS
 from suite.report.collect import Results
-from suite.report.tables import (accuracy_frame, claim_rows, methods_rules, methods_studies, speed_fits,
-                                 speed_frame, speed_table, stability_table, summary)
+from suite.report.tables import (accuracy_frame, checklist_rows, claim_rows, methods_rules, methods_studies,
+                                 speed_fits, speed_frame, speed_table, stability_table, summary)
+
+
+EMPTY_TITLE = "no value: not measured or not applicable for this row"
+# Field names as a reader reads them (units in brackets); other names: underscores become spaces.
+HEADERS = {
+    "median_ms": "median time [ms]", "q25_ms": "25 % quantile [ms]", "q75_ms": "75 % quantile [ms]",
+    "rel_error": "relative error", "nonfinite": "NaN/Inf count", "size": "size",
+    "fitted_exponent_top3": "time exponent (top 3 sizes)", "seconds": "run time [s]",
+}
+_PREFIXES = (("measured_", " (measured)"), ("report_", " (report)"))
+
+
+def readable(column: Any) -> str:
+    """A table header for a field name: `HEADERS`, else measured_x -> "x (measured)", report_x ->
+    "x (report)", underscores -> spaces, " ms" -> " [ms]"."""
+    name = str(column)
+    if name in HEADERS:
+        return HEADERS[name]
+    suffix = ""
+    for prefix, tag in _PREFIXES:
+        if name.startswith(prefix):
+            name, suffix = name[len(prefix):], tag
+    name = name.replace("_", " ")
+    if name.endswith(" ms"):
+        name = name[:-3] + " [ms]"
+    return name + suffix
+
+
+def is_empty(x: Any) -> bool:
+    """None, NaN, or pandas' missing value: shown as an em dash, never as 'None' or 'nan'."""
+    if x is None:
+        return True
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):
+        return False
 
 
 def fmt_number(x: Any) -> str:
+    """Three significant digits; scientific notation outside [1e-3, 1e4); empty values as an em dash."""
+    if is_empty(x):
+        return "\u2014"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
     if isinstance(x, float):
-        if math.isnan(x):
-            return "NaN"
         if math.isinf(x):
             return "inf" if x > 0 else "-inf"
         if x == 0:
@@ -32,17 +74,64 @@ def fmt_number(x: Any) -> str:
     return str(x)
 
 
-def html_table(df: pd.DataFrame) -> str:
+_CJK = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+def cell_html(x: Any) -> str:
+    """One <td>: numbers right-aligned and unbreakable, text left-aligned; Japanese runs marked lang=ja
+    (their English gloss stands beside them in the same cell), empty values an em dash with a title."""
+    if is_empty(x):
+        return f'<td class="num empty" title="{EMPTY_TITLE}">\u2014</td>'
+    if isinstance(x, (int, float)) and not isinstance(x, bool) or hasattr(x, "dtype"):
+        return f'<td class="num">{html.escape(fmt_number(x))}</td>'
+    text = html.escape(fmt_number(x))
+    text = _CJK.sub(lambda m: f'<span lang="ja">{m.group(0)}</span>', text)
+    return f'<td class="text">{text}</td>'
+
+
+def _id_columns(df: pd.DataFrame, limit: int = 3) -> list[str]:
+    """The leading text columns (ids such as pair, device, size), repeated in every part of a split table."""
+    ids = []
+    for c in df.columns[:limit]:
+        if df[c].map(lambda v: isinstance(v, str)).all():
+            ids.append(c)
+        else:
+            break
+    return ids
+
+
+def html_table(df: pd.DataFrame | None, max_columns: int = 9) -> str:
+    """An HTML table with readable headers; one wider than `max_columns` is split into several tables
+    that each repeat the id columns, so no table scrolls sideways."""
     if df is None or len(df) == 0:
         return "<p class='muted'>no rows</p>"
-    return df.to_html(index=False, na_rep="-", formatters={c: fmt_number for c in df.columns},
-                      classes="data", border=0, escape=True)
+    ids = _id_columns(df)
+    rest = [c for c in df.columns if c not in ids]
+    width = max(max_columns - len(ids), 1)
+    parts = [ids + rest[i:i + width] for i in range(0, len(rest), width)] or [ids]
+    return "\n".join(_one_table(df[cols]) for cols in parts)
 
 
-def figure_png(fig: Figure) -> str:
+def _one_table(df: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(readable(c))}</th>" for c in df.columns)
+    body = "\n".join("<tr>" + "".join(cell_html(v) for v in row) + "</tr>"
+                     for row in df.itertuples(index=False, name=None))
+    return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
+
+
+def figure_png(fig: Figure) -> dict[str, Any]:
+    """The figure in the report's style (`suite.plots.style_figure`) as base64 PNG, with the labels that
+    still overlap after styling (`suite.plots.text_overlaps`; shown under the figure, never hidden)."""
+    style_figure(fig)
+    overlaps = text_overlaps(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return {"png": base64.b64encode(buf.getvalue()).decode("ascii"),
+            "overlaps": [f"{a!r} / {b!r}" for a, b in overlaps]}
 
 
 def speed_figure(res: Results, domain: str) -> Figure | None:
@@ -54,19 +143,19 @@ def speed_figure(res: Results, domain: str) -> Figure | None:
     names = [p for p in sorted(df.pair.unique()) if df[df.pair == p]["size"].nunique() > 1]
     if not names:
         return None
-    fig = Figure(figsize=(4.2 * min(len(names), 3), 3.3 * math.ceil(len(names) / 3)))
+    cols = min(len(names), 2)
+    fig = Figure(figsize=(6.0 * cols, 3.6 * math.ceil(len(names) / cols)))
     for i, name in enumerate(names):
-        ax = fig.add_subplot(math.ceil(len(names) / 3), min(len(names), 3), i + 1)
+        ax = fig.add_subplot(math.ceil(len(names) / cols), cols, i + 1)
         g = df[df.pair == name]
         for (impl, device), s in g.groupby(["impl", "device"]):
             s = s.sort_values("size")
             ax.loglog(s["size"], s.median_ms, marker="o", label=f"{impl} ({device})")
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name)
         ax.set_xlabel(g.size_label.iloc[0])
-        ax.set_ylabel("median time (ms)")
-        ax.legend(fontsize=7)
+        ax.set_ylabel("median time [ms]")
+        ax.legend()
         ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
     return fig
 
 
@@ -81,7 +170,25 @@ def _study_view(run) -> dict[str, Any]:
     return view
 
 
-def render_html(res: Results) -> str:
+def load_baseline(baseline: str | Path | None) -> dict[str, Any] | None:
+    """A previous report's results.json (the file, or the report folder holding it), or None."""
+    if baseline is None:
+        return None
+    path = Path(baseline)
+    path = path / "results.json" if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f"baseline: {baseline} is neither a results.json nor a report folder holding one")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def verdict_changes(claims: list[dict[str, Any]], baseline: dict[str, Any]) -> list[dict[str, str]]:
+    """Claims whose verdict here differs from the baseline report's (both measured, or one of them not)."""
+    before = {c["claim"]: c["verdict"] for c in baseline.get("claims", [])}
+    return [{"claim": c["claim"], "this run": c["verdict"], "baseline": before[c["claim"]]}
+            for c in claims if c["claim"] in before and before[c["claim"]] != c["verdict"]]
+
+
+def render_html(res: Results, baseline: dict[str, Any] | None = None) -> str:
     summ = summary(res)
     claims = summ["claims"]
     present = {p.domain for p in res.pairs} | {r.study.domain for r in res.studies}
@@ -111,8 +218,10 @@ def render_html(res: Results) -> str:
     return env.get_template("index.html").render(
         machine=res.machine, summary=summ, sections=sections, claims=claims,
         rules=html_table(methods_rules(res)), study_decls=html_table(methods_studies(res)),
-        reductions=html_table(pd.DataFrame(summ["reductions"])),
-        speedups=html_table(pd.DataFrame(summ["speedups"])), n_claims=len(CLAIMS),
+        tables={k: html_table(pd.DataFrame(summ[k])) for k in
+                ("accuracy_wins", "accuracy_losses", "speed_wins", "speed_losses")},
+        n_claims=len(CLAIMS), baseline=baseline and baseline.get("machine", {}),
+        changes=verdict_changes(claims, baseline) if baseline else [], checklist=checklist_rows(res),
         pairs=[{"name": p.name, "claim": p.claim, "description": p.description, "size_label": p.size_label,
                 "sizes": p.sizes, "cuda_sizes": p.cuda_sizes, "quick_sizes": p.timing_sizes(True),
                 "tolerance": p.tolerance, "impls": list(p.impls())} for p in res.pairs],
@@ -153,9 +262,12 @@ def results_csv(res: Results) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def write_all(res: Results, out: Path) -> None:
-    """Write index.html, results.csv, results.json and machine.json into the (fresh) folder `out`."""
-    (out / "index.html").write_text(render_html(res), encoding="utf-8")
+def write_all(res: Results, out: Path, baseline: str | Path | None = None) -> None:
+    """Write index.html, results.csv, results.json and machine.json into the (fresh) folder `out`.
+
+    `baseline`: an earlier report's results.json (or its folder), typically a full run; the page lists the
+    claims whose verdict differs from it."""
+    (out / "index.html").write_text(render_html(res, load_baseline(baseline)), encoding="utf-8")
     results_csv(res).to_csv(out / "results.csv", index=False)
     (out / "results.json").write_text(json.dumps(results_json(res), indent=1, default=str), encoding="utf-8")
     (out / "machine.json").write_text(json.dumps(_jsonable(res.machine), indent=1), encoding="utf-8")

@@ -1,0 +1,105 @@
+"""Figure helpers of the report: one style for every figure, a text-overlap check, and clipped-value marks.
+
+`style_figure` is applied by the report to every figure before it is embedded; `text_overlaps` finds pairs
+of text labels whose rendered bounding boxes intersect (matplotlib's Agg renderer, the one that writes the
+PNG); `plot_clipped` draws a series whose values beyond a plotting limit are drawn at the limit with a
+marker and the word "clipped", never silently.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.ticker import LogLocator, NullFormatter
+
+MIN_FONT_PT = 9.0
+LOG_MAJOR_TICKS = 6  # at most this many labelled decades per log axis (LogLocator skips decades beyond)
+
+
+def _texts(fig: Figure) -> list[Text]:
+    """Every visible, non-empty text artist of `fig` (titles, labels, tick labels, legends, annotations)."""
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and t.figure is not None]
+
+
+def _legend_outside(ax: Axes) -> None:
+    """Redraw the axes' legend to the right of the axes (never over the data), same handles and labels."""
+    legend = ax.get_legend()
+    if legend is None:
+        return
+    handles, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+    title = legend.get_title().get_text()
+    ax.legend(handles, labels, title=title or None, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              borderaxespad=0.0, fontsize=MIN_FONT_PT, title_fontsize=MIN_FONT_PT)
+
+
+def _log_ticks(ax: Axes) -> None:
+    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+        if scale == "log":
+            axis.set_major_locator(LogLocator(base=10, numticks=LOG_MAJOR_TICKS))
+            axis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 0.1, numticks=12))
+            axis.set_minor_formatter(NullFormatter())
+
+
+def style_figure(fig: Figure) -> Figure:
+    """The report's figure style, in place: constrained layout, every text at least `MIN_FONT_PT` points,
+    legends outside the axes, at most `LOG_MAJOR_TICKS` labelled decades per log axis."""
+    for ax in fig.get_axes():
+        if ax.get_label() == "<colorbar>":
+            continue
+        _log_ticks(ax)
+        _legend_outside(ax)
+    for t in _texts(fig):
+        if t.get_fontsize() < MIN_FONT_PT:
+            t.set_fontsize(MIN_FONT_PT)
+    try:
+        fig.set_layout_engine("constrained")
+    except RuntimeError:  # a colorbar made under another engine: keep that engine
+        pass
+    return fig
+
+
+def text_overlaps(fig: Figure, pad_px: float = 0.5) -> list[tuple[str, str]]:
+    """Pairs of texts of `fig` whose bounding boxes (as drawn by the Agg renderer) intersect by more than
+    `pad_px` pixels on both axes; [] when every label stands free."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in _texts(fig)]
+    out = []
+    for (a, ba), (b, bb) in itertools.combinations(boxes, 2):
+        dx = min(ba.x1, bb.x1) - max(ba.x0, bb.x0)
+        dy = min(ba.y1, bb.y1) - max(ba.y0, bb.y0)
+        if dx > pad_px and dy > pad_px:
+            out.append((a, b))
+    return out
+
+
+def plot_clipped(ax: Axes, x: Sequence[float], y: Sequence[float], *, lower: float | None = None,
+                 upper: float | None = None, **kwargs):
+    """Plot y(x) with values outside [lower, upper] (and +-inf, NaN: at the bound they exceed) drawn at
+    the bound, each marked with an open triangle and annotated "clipped (value)". Returns the line."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    hi = (y > upper) | (np.isposinf(y)) if upper is not None else np.zeros(y.shape, bool)
+    lo = (y < lower) | (np.isneginf(y)) if lower is not None else np.zeros(y.shape, bool)
+    shown = np.clip(y, lower if lower is not None else -np.inf, upper if upper is not None else np.inf)
+    (line,) = ax.plot(x, shown, **kwargs)
+    for mask, bound, marker, dy in ((hi, upper, "^", 6), (lo, lower, "v", -12)):
+        if mask.any():
+            ax.plot(x[mask], np.full(mask.sum(), bound), linestyle="none", marker=marker, markersize=9,
+                    markerfacecolor="none", markeredgecolor=line.get_color())
+            for xi, yi in zip(x[mask], y[mask]):
+                ax.annotate(f"clipped ({_short(yi)})", (xi, bound), textcoords="offset points", xytext=(4, dy),
+                            fontsize=MIN_FONT_PT, color=line.get_color())
+    return line
+
+
+def _short(v: float) -> str:
+    return f"{v:.2g}" if math.isfinite(v) else str(v)
