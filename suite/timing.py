@@ -157,36 +157,39 @@ def load_warning(timings: Iterable[Timing]) -> str | None:
 
 
 STABLE_REPEATS = 10  # samples that give a usable 10% quantile; taken whenever they fit in half of max_time
+BLOCK_TIME = 0.01  # seconds of calls per sample: the synchronising clock (~10-50 us) stays below 0.5 % of it
 
 
 def measure(fn: Callable[[], object], *, warmup: int = 2, repeats: int = 7, min_time: float = 0.05,
             max_time: float = 5.0, num_threads: int | None = None) -> Timing:
-    """Time `fn()` with `torch.utils.benchmark.Timer.blocked_autorange` and the synchronising `timer`.
+    """Time `fn()` with `torch.utils.benchmark.Timer` and the synchronising `timer`, in blocks of ~10 ms.
 
-    After `warmup` calls, torch picks how many calls make one sample (so the clock's own cost is below
-    0.01 %) and samples for at least `min_time` seconds, again until there are `repeats` samples (at
-    least `STABLE_REPEATS` when they fit in half of `max_time`), stopping past `max_time` seconds once
-    there are 3. `num_threads` defaults to the caller's `torch.get_num_threads()` (Timer's own default
-    is 1), so a `threads(n)` block around the call is respected.
+    After `warmup` calls (the last of which fixes the block: `number = ceil(BLOCK_TIME / one call)` calls per
+    sample, 1 for calls longer than a block), samples are taken with `Timer.timeit(number)` until there are
+    `repeats` of them (at least `STABLE_REPEATS` when they fit in half of `max_time`) and `min_time` seconds
+    have been spent, stopping past `max_time` seconds once there are 3. (`blocked_autorange` grows its block
+    by factors of 10 until it passes 50 ms, so ten samples of a 2 ms call cost about 2 s; fixed 10 ms blocks
+    give the same quantiles for a tenth of that.) `num_threads` defaults to the caller's
+    `torch.get_num_threads()` (Timer's own default is 1), so a `threads(n)` block around the call is respected.
     """
     n_threads = torch.get_num_threads() if num_threads is None else num_threads
     load = load_average()
     t = tbench.Timer("fn()", globals={"fn": fn}, timer=timer, num_threads=n_threads)
     with threads(n_threads):
-        t0 = timer()
+        one = 0.0
         for _ in range(warmup):
+            t0 = timer()
             fn()
-        one = (timer() - t0) / warmup if warmup > 0 else 0.0
+            one = timer() - t0  # the last warm call: the first ones carry one-off costs (allocation, compilation)
     want = max(repeats, STABLE_REPEATS) if one * STABLE_REPEATS <= max_time / 2 else repeats
+    number = max(1, math.ceil(BLOCK_TIME / one)) if one > 0 else 1
     samples: list[float] = []
     spent = 0.0
-    budget = max(min_time, want * one)
     while True:
-        m = t.blocked_autorange(min_run_time=min(budget, max(max_time - spent, 0.0)))
+        m = t.timeit(number)
         samples += m.times
         spent += sum(m.raw_times)
-        if len(samples) >= want or (spent >= max_time and len(samples) >= min(3, want)):
+        if (len(samples) >= want and spent >= min_time) or (spent >= max_time and len(samples) >= min(3, want)):
             break
-        budget = (want - len(samples)) * m.number_per_run * statistics.fmean(m.times)
-    return Timing.from_samples(samples, number=m.number_per_run, threads=n_threads,
+    return Timing.from_samples(samples, number=number, threads=n_threads,
                                load=max(load, load_average()))

@@ -184,17 +184,24 @@ def accuracy_rows(pair: Pair, device: str, seed: int, progress: Progress, timeou
     return rows
 
 
+SLOW_CALL_MS = 500.0  # a variant slower than this per call (a per-step Python loop) is not timed at larger sizes
+
+
 def speed_rows(pair: Pair, device: str, quick: bool, seed: int, progress: Progress,
                timeout: float | None) -> list[dict]:
     """Time of every implementation at each timing size on `device`, all measured in the same run: median,
-    spread (10/25/75 % quantiles), repeats, thread count and the machine's load while it was measured."""
+    spread (10/25/75 % quantiles), repeats, thread count and the machine's load while it was measured.
+
+    A variant that took more than `SLOW_CALL_MS` per call at one size is skipped, with that number as the
+    reason, at the larger ones: a per-step loop at T = 65536 costs minutes and its trend is already shown."""
     rows = []
+    too_slow: dict[str, str] = {}  # impl -> why it is not timed at the larger sizes
     for size in pair.timing_sizes(quick, device):
         inputs = None
         for impl, fn in pair.impls().items():
             row = dict(pair=pair.name, domain=pair.domain, impl=impl, device=device, size=size,
                        size_label=pair.size_label)
-            reason = pair.skip_reason(impl, size, device)
+            reason = pair.skip_reason(impl, size, device) or too_slow.get(impl)
             if reason:
                 rows.append({**row, "status": "skipped", "error": reason})
                 continue
@@ -215,6 +222,9 @@ def speed_rows(pair: Pair, device: str, quick: bool, seed: int, progress: Progre
                             repeats=t.repeats, threads=t.threads, load=t.load, cores=t.cores)
 
             rows.append(_attempt(row, timing))
+            if row.get("median_ms", 0) > SLOW_CALL_MS:
+                too_slow[impl] = (f"not timed above {pair.size_label}={size}: {row['median_ms']:.4g} ms per call "
+                                  f"there, over the {SLOW_CALL_MS:g} ms per-call budget of the timing tables")
             progress(f"speed    {pair.name} {impl:>8} {device} {pair.size_label}={size}: "
                      f"{_fmt(row.get('median_ms'))} ms ({row['status']})")
         del inputs
