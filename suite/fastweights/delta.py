@@ -247,8 +247,10 @@ def delta_rule(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=None, 
         initial_state: [B, H, Dk, Dv] or None (zeros), in either layout.
         output_final_state: also return S_T.
         backend: "torch" (the PyTorch path, the reference), "triton" (the state recurrence as one Triton
-            kernel, forward and backward; CUDA tensors) or "auto" (Triton on CUDA tensors when it imports,
-            else PyTorch; `suite.fastweights.delta.AUTO_TRITON_ON_CUDA = False` turns that off).
+            kernel, forward and backward, CUDA tensors; its products are exact fp32 for Dk <= 64 and
+            split-TF32 "tf32x3" above, chosen by measurement: `suite.fastweights._triton`) or "auto"
+            (Triton on CUDA tensors when it imports, else PyTorch;
+            `suite.fastweights.delta.AUTO_TRITON_ON_CUDA = False` turns that off).
     Returns:
         (o, S_T or None): o in q's layout with Dv features, S_T [B, H, Dk, Dv], in the input dtype.
     Raises ValueError/TypeError for bad shapes, dtypes, devices, non-finite values, beta outside [0, 2]
