@@ -5,8 +5,13 @@ predicts the value (the regime a trained memory lives in), the residual is a sma
 numbers: with S^T k = 4098 and v = 4096, bf16 and fp16 both store 0 instead of -2 (their spacing at 4096 is
 32 and 4), so the update silently does not happen, nor its d beta term. `converged_inputs` builds such
 inputs (orthonormal keys that repeat, values of size `magnitude`, an initial state that predicts every value
-to below bf16's resolution, every number exact in bf16); `regime_errors` measures any implementation against a float64 reference on them: output,
-final state, the state's update S_T - S_0 (what a converged memory learns) and every gradient.
+to below bf16's resolution, every number exact in bf16); `regime_errors` measures any implementation against
+a float64 reference on them: output, final state, the state's update S_T - S_0 (what a converged memory
+learns) and every gradient; `staged_delta_rule` is the fixed chunkwise algorithm with the tensors a bf16 /
+fp16 kernel stores rounded to that dtype (the mechanism, on any device). The study
+`fastweights.converged_regime` (claim F7) runs them. Measured on CPU (T = 256, D = 64): the update's error
+is 7e-5 in fp32 and 1.0 with bf16 staging (the output's only 1.2e-3: the loss of learning does not show in
+o); fp16 staging 0.12, and its dk overflows (|dk| reaches 1.1e5 > 65504 at values of size 4096).
 """
 
 from __future__ import annotations
