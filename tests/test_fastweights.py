@@ -629,6 +629,16 @@ def test_bf16_staging_drops_the_converged_update():
     assert rand["update"] < 1e-2
 
 
+def test_regime_errors_reports_a_failing_kernel_as_a_row():
+    def broken(*args):
+        raise RuntimeError("does not support float32")
+
+    impls = {"broken": (broken, F32), "fp32": (regimes.suite_impls()["suite fp32 (torch)"][0], F32)}
+    rows = regimes.regime_errors(impls, regimes.converged_inputs(1, 1, 16, 16, seed=6))
+    assert "does not support float32" in rows["broken"]["error"] and math.isnan(rows["broken"]["update"])
+    assert rows["fp32"]["o"] < 1e-6 and "error" not in rows["fp32"]
+
+
 def _f7_rule():
     from suite.registry import get_study  # noqa: PLC0415
 

@@ -70,6 +70,9 @@ def converged_inputs(B: int, H: int, T: int, D: int = 64, *, regime: str = "conv
     return q, k.contiguous(), v, beta, S0
 
 
+METRICS = ("o", "S_T", "update", "dq", "dk", "dv", "dbeta", "dS0", "grad_max")
+
+
 def _forward_backward(impl: Impl, inputs, dtype, device, seed: int):
     xs = [x.detach().to(device=device, dtype=dtype).clone().requires_grad_() for x in inputs]
     o, S = impl(*xs)
@@ -86,8 +89,9 @@ def regime_errors(impls: dict[str, tuple[Impl, torch.dtype]], inputs, device="cp
 
     impls: name -> (impl, dtype the inputs are cast to). The reference (default: the float64 chunkwise
     delta rule on `device`, equal to the step-by-step recurrence to 1e-10 by the property tests) runs on the very inputs each implementation received (rounded to its dtype),
-    so input rounding is not counted against a kernel. Keys of each row: "o", "S_T", "update" (S_T - S_0), "dq", "dk", "dv", "dbeta",
-    "dS0", and "grad_max" (the largest gradient error).
+    so input rounding is not counted against a kernel. Keys of each row: "o", "S_T", "update" (S_T - S_0),
+    "dq", "dk", "dv", "dbeta", "dS0", and "grad_max" (the largest gradient error); an implementation that
+    raises gets NaN for each and "error" (the exception).
     """
     ref = reference or (lambda q, k, v, b, S0: delta_rule(q, k, v, b, initial_state=S0, output_final_state=True,
                                                           backend="torch"))
@@ -99,7 +103,11 @@ def regime_errors(impls: dict[str, tuple[Impl, torch.dtype]], inputs, device="cp
             refs[dtype] = _forward_backward(ref, received, torch.float64, device, seed)
         o_r, S_r, g_r = refs[dtype]
         S0 = received[4].to(device)
-        o, S, grads = _forward_backward(impl, received, dtype, device, seed)
+        try:
+            o, S, grads = _forward_backward(impl, received, dtype, device, seed)
+        except Exception as exc:  # noqa: BLE001 - a library kernel that fails here is a row saying so
+            out[name] = dict.fromkeys(METRICS, float("nan")) | {"error": f"{type(exc).__name__}: {exc}"[:200]}
+            continue
         row = {"o": relative_error(o, o_r), "S_T": relative_error(S, S_r),
                "update": relative_error(S.double() - S0, S_r - S0)}
         for gname, a, b in zip(("dq", "dk", "dv", "dbeta", "dS0"), grads, g_r):

@@ -396,7 +396,7 @@ def converged_regime(ctx: StudyContext) -> StudyResult:
         bf16_output=float(conv["o"][bf16].max()), bf16_dbeta=float(conv["dbeta"][bf16].max()),
         fp32_dbeta=float(conv["dbeta"][fp32].max()),
         random_bf16_update=float(at.loc["random"]["update"][bf16].max()),
-        fla_chunk_measured="fla chunk bf16" in bf16, T=max(ctx.p.T)))
+        fla_chunk_measured=bool(math.isfinite(conv["update"].get("fla chunk bf16", math.nan))), T=T_max))
 
 
 CHECKLIST = (  # (claim, report's checklist item, what the report says)
