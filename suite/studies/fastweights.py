@@ -385,7 +385,7 @@ def converged_regime(ctx: StudyContext) -> StudyResult:
         ax.set(xlabel=f"{metric}: relative error vs float64 (inf drawn at 1e3)", ylabel="", xlim=(1e-8, 1e4))
     fig.suptitle(f"T = {T_max}, D = {D_HEAD}; update = S_T - S0")
     fig.tight_layout()
-    at = df[(df["T"] == max(ctx.p.T))].set_index(["regime", "impl"])
+    at = df[df["T"] == T_max].set_index(["regime", "impl"])
     conv = at.loc["converged"]
     bf16 = [n for n in BF16_KERNELS if n in conv.index]
     fp32 = [n for n in conv.index if n.startswith("suite fp32")]
