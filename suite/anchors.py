@@ -15,6 +15,10 @@ Public code reproduced here (called, never copied):
 - PADO 1.0.1 `Propagator("ASM").forward(light, z, linear=True, band_limit=True)`: band-limited angular
   spectrum (Matsushima & Shimobaba 2009) on a 2N grid in the centred (fftshifted) layout.
 - geoopt 0.5.1 `Lorentz().dist`: `sqrt(k) arcosh(-<x, y>_L / k)` (Mishne et al. 2023, report section 4).
+- flash-linear-attention (fla) 0.6.0 `fla.ops.delta_rule.chunk_delta_rule` / `fused_recurrent_delta_rule` and
+  `fla.ops.gated_delta_rule.chunk_gated_delta_rule` / `fused_recurrent_gated_delta_rule`: Triton (CUDA) kernels
+  of the (gated) delta rule on [B, T, H, D] tensors (Yang et al. 2024, 2025). The chunk kernels refuse
+  float32 ("does not support float32"), so they run in bfloat16; the fused recurrent ones run in float32.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ from suite.registry import SkipSize
 __all__ = ["ANCHORS", "Anchor", "variants", "available", "library",
            "torchhd_hrr_bind", "plain_rfft_bind", "plain_sgn_phasor_bind", "hrr_projection",
            "hrr_torchhd_phasor_bind", "circulant_module", "nn_linear", "plain_fft2_asm", "torchoptics_asm", "pado_asm",
-           "geoopt_lorentz_dist", "geoopt_lorentz_tangent"]
+           "geoopt_lorentz_dist", "geoopt_lorentz_tangent", "fla_chunk_delta_rule", "fla_fused_recurrent_delta_rule",
+           "fla_chunk_gated_delta_rule", "fla_fused_recurrent_gated_delta_rule", "cuda_only"]
 
 
 @dataclass(frozen=True)
@@ -244,3 +249,51 @@ def geoopt_lorentz_tangent(v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     m = _lorentz()
     pad = torch.nn.functional.pad
     return m.dist(m.expmap0(pad(v, (1, 0))), m.expmap0(pad(w, (1, 0))))
+
+
+# ------------------------------------------------------------------------------------------ fast weights
+def cuda_only(impl: str, size: int, device: str) -> str | None:
+    """A Pair `skip` rule: anchors named fla_* are Triton kernels with no CPU path."""
+    if impl.startswith("fla_") and device != "cuda":
+        return "flash-linear-attention's kernels are Triton (CUDA) kernels; no CPU path"
+    return None
+
+
+def _fla_call(op, dtype: torch.dtype, q, k, v, beta, g=None, *, initial_state=None, output_final_state=False):
+    """fla `op` on the suite's [B, H, T, D] tensors cast to `dtype`: transposed to fla's [B, T, H, D] and
+    back, arguments by name (fla's gated ops take (q, k, v, g, beta), the suite's (q, k, v, beta, g)).
+    Returns (o [B, H, T, Dv] in q's dtype, final state [B, H, Dk, Dv] (fla's, float32) or None)."""
+    def fla_layout(x):
+        return x.transpose(1, 2).to(dtype).contiguous()
+    kw = dict(beta=fla_layout(beta), initial_state=initial_state, output_final_state=output_final_state)
+    if g is not None:
+        kw["g"] = fla_layout(g)
+    o, S = op(fla_layout(q), fla_layout(k), fla_layout(v), **kw)
+    return o.transpose(1, 2).to(q.dtype), S
+
+
+@_anchor("fla_chunk", "fla")
+def fla_chunk_delta_rule(q, k, v, beta, **state):
+    """fla's chunkwise `chunk_delta_rule` in bfloat16 (its only dtype), default scale Dk^-0.5, keys as given."""
+    return _fla_call(library("fla.ops.delta_rule").chunk_delta_rule, torch.bfloat16, q, k, v, beta, **state)
+
+
+@_anchor("fla_fused_recurrent", "fla")
+def fla_fused_recurrent_delta_rule(q, k, v, beta, **state):
+    """fla's step-by-step `fused_recurrent_delta_rule` in float32 (one Triton kernel over T)."""
+    return _fla_call(library("fla.ops.delta_rule").fused_recurrent_delta_rule, torch.float32, q, k, v, beta,
+                     **state)
+
+
+@_anchor("fla_chunk_gated", "fla")
+def fla_chunk_gated_delta_rule(q, k, v, beta, g, **state):
+    """fla's `chunk_gated_delta_rule` in bfloat16, g = log alpha (passed by name: fla's order is g, beta)."""
+    return _fla_call(library("fla.ops.gated_delta_rule").chunk_gated_delta_rule, torch.bfloat16, q, k, v, beta, g,
+                     **state)
+
+
+@_anchor("fla_fused_recurrent_gated", "fla")
+def fla_fused_recurrent_gated_delta_rule(q, k, v, beta, g, **state):
+    """fla's `fused_recurrent_gated_delta_rule` in float32, g = log alpha."""
+    return _fla_call(library("fla.ops.gated_delta_rule").fused_recurrent_gated_delta_rule, torch.float32, q, k, v,
+                     beta, g, **state)

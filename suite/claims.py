@@ -55,6 +55,9 @@ CLAIMS: dict[str, tuple[str, str]] = {
                     "(reversibility), so activations need not be stored."),
     "F6": ("4.3.2", "Symplectic (leapfrog / SympNet) integration conserves energy over long horizons where "
                     "non-symplectic integration drifts."),
+    "F7": ("beyond the report", "bf16 / fp16 delta-rule kernels are accurate enough in the regime a trained model "
+                                "lives in, where the state already predicts the value and the residual v - S^T k "
+                                "is small."),
     "O1": ("5.1", "ASM aliasing appears and grows with propagation distance z."),
     "O2": ("5.2.1", "Zero padding to 2x turns circular into linear convolution and removes wrap-around."),
     "O3": ("5.1", "Evanescent components get amplified into NaN unless masked."),

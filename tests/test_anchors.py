@@ -225,3 +225,48 @@ def test_geoopt_lorentz_tangent_distance(device):
     v, w = pair.inputs(1000, device, seed=0, dtype=torch.float64)
     out = fn(v, w)
     assert out.shape == (1000,) and relative_error(out, yref.polar_distance(v, w)) < 1e-6
+
+
+# ------------------------------------------------------------------------------------------ fast weights
+FLA = [  # (pair, anchor, largest relative error vs the pair's float64 oracle at its quick size)
+    ("fastweights.delta_rule", "fla_chunk", 2e-2),        # bf16 inputs and storage (measured 4.6e-3 at T=1024)
+    ("fastweights.delta_rule", "fla_fused_recurrent", 1e-5),
+    ("fastweights.gated_delta_rule", "fla_chunk_gated", 2e-2),
+    ("fastweights.gated_delta_rule", "fla_fused_recurrent_gated", 1e-5),
+]
+
+
+@pytest.mark.parametrize("pair_name,name,tol", FLA, ids=[a for _, a, _ in FLA])
+def test_fla_anchors_are_listed_when_installed_and_match_the_oracle_on_cuda(pair_name, name, tol):
+    pair = get_pair(pair_name)
+    assert (name in pair.variants) == anchors.available(name)
+    assert pair.skip_reason(name, 256, "cpu") and pair.skip_reason(name, 256, "cuda") is None
+    fn = need(name)
+    if not torch.cuda.is_available():
+        pytest.skip("flash-linear-attention's kernels need CUDA")
+    inputs = pair.inputs(pair.timing_sizes(quick=True)[0], "cuda", seed=0)
+    out = run(fn, *inputs)
+    err = relative_error(pair.select(out), pair.oracle(*inputs))
+    assert out[0].dtype == torch.float32 and err < tol, f"{name} is {err:.3g} from the oracle (expected < {tol:g})"
+
+
+@pytest.mark.parametrize("gated", [False, True])
+def test_fla_call_maps_layout_and_argument_names(gated):
+    # a stand-in with fla's signature (tensors [B, T, H, D], gated order (q, k, v, g, beta), beta and g by
+    # name) that runs the suite's op in layout BTHD: the anchor's output must be the suite's BHTD output
+    from suite import fastweights as fw  # noqa: PLC0415
+
+    def fake(q, k, v, g=None, beta=None, initial_state=None, output_final_state=False):
+        assert q.dtype == torch.float32 and beta.shape == q.shape[:3]
+        extra = (g,) if gated else ()
+        op = fw.gated_delta_rule if gated else fw.delta_rule
+        return op(q, k, v, beta, *extra, initial_state=initial_state, output_final_state=output_final_state,
+                  layout="BTHD")
+
+    pair = get_pair("fastweights.gated_delta_rule" if gated else "fastweights.delta_rule")
+    q, k, v, beta, *g = pair.inputs(37, "cpu", seed=1)
+    S0 = torch.randn(2, 4, 64, 64, generator=torch.Generator().manual_seed(2))
+    o, S = anchors._fla_call(fake, torch.float32, q, k, v, beta, *g, initial_state=S0, output_final_state=True)
+    ref = (fw.gated_delta_rule if gated else fw.delta_rule)(q, k, v, beta, *g, initial_state=S0,
+                                                            output_final_state=True)
+    assert o.shape == q.shape and torch.allclose(o, ref[0], atol=1e-6) and torch.allclose(S, ref[1], atol=1e-6)

@@ -611,6 +611,53 @@ def test_converged_regime_bf16_loses_the_update_fp32_keeps_it():
     assert res["random"][bf16]["update"] < 1e-2  # away from convergence bf16 I/O is merely imprecise
 
 
+def test_staging_in_float32_is_the_fixed_op_bit_for_bit():
+    # the staged variant differs from the fixed op only by its roundings: with fp32 "staging" it is the same
+    q, k, v, beta, S0 = (x.float() for x in regimes.converged_inputs(1, 2, 100, 16, regime="random", seed=4))
+    o, S = regimes.staged_delta_rule(F32)(q, k, v, beta, S0)
+    o_f, S_f = fw.delta_rule(q, k, v, beta, initial_state=S0, output_final_state=True, backend="torch")
+    assert torch.equal(o, o_f) and torch.equal(S, S_f)
+
+
+def test_bf16_staging_drops_the_converged_update():
+    # the residual S^T k - v (<= 16) is below half a bf16 spacing of u' (32 at 4096): staged in bf16 the
+    # update is noise, in fp32 it is kept; away from convergence bf16 staging is merely imprecise
+    inputs = {r: regimes.converged_inputs(1, 1, 128, 64, regime=r, seed=5) for r in ("converged", "random")}
+    impls = {"bf16": (regimes.staged_delta_rule(torch.bfloat16), torch.bfloat16)}
+    conv, rand = (regimes.regime_errors(impls, inputs[r])["bf16"] for r in ("converged", "random"))
+    assert conv["update"] > 0.3 and conv["o"] < 1e-2  # the output looks fine while the learning is gone
+    assert rand["update"] < 1e-2
+
+
+def test_regime_errors_reports_a_failing_kernel_as_a_row():
+    def broken(*args):
+        raise RuntimeError("does not support float32")
+
+    impls = {"broken": (broken, F32), "fp32": (regimes.suite_impls()["suite fp32 (torch)"][0], F32)}
+    rows = regimes.regime_errors(impls, regimes.converged_inputs(1, 1, 16, 16, seed=6))
+    assert "does not support float32" in rows["broken"]["error"] and math.isnan(rows["broken"]["update"])
+    assert rows["fp32"]["o"] < 1e-6 and "error" not in rows["fp32"]
+
+
+def _f7_rule():
+    from suite.registry import get_study  # noqa: PLC0415
+
+    (rule,) = get_study("fastweights.converged_regime").rules
+    return rule
+
+
+@pytest.mark.parametrize("bf16,fp32,verdict", [
+    (1.0, 7e-5, "refuted"),      # bf16 loses the update, fp32 keeps it
+    (5e-3, 7e-5, "confirmed"),   # bf16 within 1e-2
+    (5e-2, 1e-2, "qualified"),   # bf16 beyond 1e-2, but fp32 nearly as bad (ratio 5 <= 10)
+])
+def test_f7_rule_judges_the_update_errors(bf16, fp32, verdict):
+    rule = _f7_rule()
+    measures = {m: 0.0 for m in rule.measures} | dict(bf16_update=bf16, fp32_update=fp32,
+                                                       bf16_over_fp32=bf16 / fp32, fla_chunk_measured=False)
+    assert rule.judge(measures).verdict == verdict
+
+
 @given(d=st.integers(1, 33), e=st.integers(-40, 40), seed=st.integers(0, 2**31 - 1),
        dtype=st.sampled_from([F32, F64]))
 def test_normalisers_equal_the_textbook_formula_bit_for_bit_where_it_is_safe(d, e, seed, dtype):

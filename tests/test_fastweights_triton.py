@@ -23,13 +23,14 @@ if DEVICE == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
     pytest.skip("no CUDA and TRITON_INTERPRET is not 1", allow_module_level=True)
 
 
-def _run_both(gated, dtype, B, H, T, Dk, Dv, chunk, init, seed=0):
+def _run_both(gated, dtype, B, H, T, Dk, Dv, chunk, init, seed=0, ref_dtype=None):
     q, k, v, beta, S0 = draw(B, H, T, Dk, Dv, seed, beta_max=2.0)
     g = draw_gates(B, H, T, seed, 0.5) if gated else None
     base = [q, k, v, beta] + ([g] if gated else []) + [S0]
     results = []
     for backend in ("triton", "reference"):
-        xs = [x.to(dtype=dtype, device=DEVICE).clone().requires_grad_() for x in base]
+        dt = ref_dtype if backend == "reference" and ref_dtype is not None else dtype
+        xs = [x.to(dtype=dtype).to(dtype=dt, device=DEVICE).clone().requires_grad_() for x in base]
         s0 = xs[-1] if init else None
         if backend == "triton":
             op = fw.gated_delta_rule if gated else fw.delta_rule
@@ -64,6 +65,30 @@ def test_triton_matches_recurrent(case, dtype, tol, init, gated):
     for name, a, b in zip(names, tri, ref):
         assert a.dtype == dtype and torch.isfinite(a).all(), name
         assert relative_error(a, b) <= tol, (name, relative_error(a, b))
+
+
+def test_default_precision_follows_the_measurement():
+    from suite.fastweights import _triton  # noqa: PLC0415
+
+    assert [_triton.default_precision(torch.float32, d) for d in (8, 64, 65, 128)] == ["ieee"] * 2 + ["tf32x3"] * 2
+    assert _triton.default_precision(torch.float64, 128) == "ieee"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        _triton.state_recurrence(*[torch.zeros(1, 1, 16, 16)] * 2, torch.zeros(1, 1, 16, 16), None,
+                                 torch.zeros(1, 16, 16), precision="tf32")
+
+
+@pytest.mark.skipif(DEVICE != "cuda", reason="tf32x3 products exist only on the GPU (the interpreter computes fp32)")
+@pytest.mark.parametrize("gated", [False, True])
+def test_tf32x3_path_meets_fp32_contract_at_dk128(gated):
+    # Dk = 128 in fp32 takes the split-TF32 products by default; outputs, final state and every gradient
+    # against the float64 recurrence on the same (fp32-rounded) inputs, at the fp32 contract 1e-5.
+    from suite.fastweights import _triton  # noqa: PLC0415
+
+    assert _triton.default_precision(torch.float32, 128) == "tf32x3"
+    tri, ref = _run_both(gated, torch.float32, 2, 2, 517, 128, 128, 64, init=True, ref_dtype=torch.float64)
+    names = ["o", "S_T", "dq", "dk", "dv", "dbeta"] + (["dg"] if gated else []) + ["dS0"]
+    for name, a, b in zip(names, tri, ref):
+        assert relative_error(a, b) <= 1e-5, (name, relative_error(a, b))
 
 
 def test_backend_argument():

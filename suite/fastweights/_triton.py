@@ -12,11 +12,14 @@ adjoint recurrence backwards in one launch,
     du_i' = g_u_i' + kt_i^T dS_{i+1},   dS_i = a_i dS_{i+1} + g_S_i - w_i^T du_i',
 
 and the per-chunk products that sum over columns (dw, dkt, da) are batched matmuls afterwards.
-Products use `tl.dot(..., input_precision=...)`: "ieee" (exact fp32 FMA, the default, and the only
-choice for fp64) or "tf32x3" (split-TF32 products at tensor-core speed). Measured on one H200 (fp32,
-B4 H8 T1024 D64, errors vs float64): "ieee" 1.28 ms forward / 5.06 ms forward+backward, error 3.3e-7;
-"tf32x3" 1.34 / 5.80 ms, 3.4e-7: no faster (the recurrence is latency-bound, not FLOP-bound), so "ieee"
-is the default.
+Products use `tl.dot(..., input_precision=...)`: "ieee" (exact fp32 FMA; the only choice for fp64) or
+"tf32x3" (split-TF32 products at tensor-core speed). `default_precision` picks one by measurement (one
+H200, Triton 3.6, fp32, medians in ms of forward / forward+backward, errors vs float64, from
+suite.fastweights.benchmark): B4 H8 T1024 Dk64 "ieee" 0.91 / 5.14, "tf32x3" 1.41 / 5.39; B4 H8 T4096
+Dk64 "ieee" 1.04 / 5.25, "tf32x3" 1.52 / 6.64 (at Dk <= 64 the recurrence is latency-bound and the three
+TF32 products only add work); B2 H16 T8192 Dk128 "ieee" 22.4 / 49.1 (slower than the PyTorch path's
+11.5 / 39.2: the [Dk, BV] fp32 FMA tile is FLOP-bound), "tf32x3" 3.34 / 10.5 at error 4.5e-7 (the
+contract is 1e-5). So "ieee" for Dk <= 64 and "tf32x3" above, in fp32; fp64 always "ieee".
 """
 
 from __future__ import annotations
@@ -147,10 +150,21 @@ class _StateRecurrence(torch.autograd.Function):
         return du, dw, dkt, ddecay, (ds0 if ctx.has_s0 else None), None
 
 
-def state_recurrence(u, w, kt, decay, S0, precision: str = "ieee"):
-    """The Triton state recurrence, differentiable; same contract as the PyTorch `_state_recurrence`."""
+def default_precision(dtype: torch.dtype, Dk: int) -> str:
+    """The `tl.dot` input precision chosen by measurement (module docstring): "tf32x3" for fp32 with
+    Dk > 64, else "ieee" (fp64 always: TF32 has no meaning there)."""
+    return "tf32x3" if dtype == torch.float32 and Dk > 64 else "ieee"
+
+
+def state_recurrence(u, w, kt, decay, S0, precision: str | None = None):
+    """The Triton state recurrence, differentiable; same contract as the PyTorch `_state_recurrence`.
+
+    precision: "ieee" or "tf32x3" (an explicit override, ignored for fp64), or None for
+    `default_precision(u.dtype, Dk)`."""
+    if precision is None:
+        precision = default_precision(u.dtype, w.shape[-1])
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        raise ValueError(f"precision must be one of {PRECISIONS} or None, got {precision!r}")
     if u.dtype == torch.float64:
         precision = "ieee"  # tf32 has no meaning for fp64
     return _StateRecurrence.apply(u, w, kt, decay, S0, precision)

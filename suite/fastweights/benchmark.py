@@ -1,6 +1,7 @@
 """GPU comparison of the delta-rule kernels with flash-linear-attention (run: python -m suite.fastweights.benchmark).
 
-Rows: suite fp32 on the PyTorch path and on the Triton state recurrence ("ieee" and "tf32x3" products),
+Rows: suite fp32 on the PyTorch path and on the Triton state recurrence (its default precision, and
+"ieee" and "tf32x3" products forced),
 fla's chunk kernel (bf16; it refuses fp32) and fla's fused recurrent kernel (fp32), forward and
 forward+backward medians (triton.testing.do_bench, validation off: fla checks nothing), with each one's
 output error against the float64 chunkwise delta rule on the same (rounded) inputs. A hard wall-clock cap
@@ -38,8 +39,8 @@ def _impls(gated):
     op = gated_delta_rule if gated else delta_rule
     extra = lambda g: (g,) if gated else ()  # noqa: E731
 
-    def suite(backend, precision="ieee"):
-        if backend == "torch" or precision == "ieee":
+    def suite(backend, precision=None):
+        if backend == "torch" or precision is None:  # None: the op's own choice (default_precision)
             return lambda q, k, v, b, g: op(q, k, v, b, *extra(g), backend=backend)[0]
         rec = functools.partial(_triton.state_recurrence, precision=precision)
         fwd = lambda q, k, v, b, g, S0, s: _chunk_forward(q, k, v, b, g, S0, s, min(64, q.shape[2]), rec)  # noqa
@@ -47,7 +48,8 @@ def _impls(gated):
                                           output_final_state=False, layout="BHTD")[0]
 
     impls = {"suite fp32 torch": (suite("torch"), torch.float32),
-             "suite fp32 triton ieee": (suite("triton"), torch.float32),
+             "suite fp32 triton (default precision)": (suite("triton"), torch.float32),
+             "suite fp32 triton ieee": (suite("triton", "ieee"), torch.float32),
              "suite fp32 triton tf32x3": (suite("triton", "tf32x3"), torch.float32)}
     try:
         if gated:

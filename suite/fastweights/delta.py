@@ -116,7 +116,7 @@ def _resolve_backend(backend, device: torch.device) -> str:
     return "triton" if usable and device.type == "cuda" and AUTO_TRITON_ON_CUDA else "torch"
 
 
-def _state_recurrence(u, w, kt, decay_last, S):
+def _state_recurrence(u, w, kt, decay_last, S, stage=None):
     """The chunk-to-chunk state recurrence, the only sequential part of the chunkwise algorithm.
 
     u_i' = u_i - w_i S_i;  S_{i+1} = a_i S_i + kt_i u_i'  (a_i = decay over chunk i, or 1 when None).
@@ -124,12 +124,17 @@ def _state_recurrence(u, w, kt, decay_last, S):
     Returns (entering states [N, n, Dk, Dv], u' [N, n, C, Dv], final S).
     The chunk tensors are split once (`unbind`): indexing `u[:, i]` inside the loop would make autograd
     build a full-size zero gradient for every slice, a backward quadratic in the number of chunks.
+    `stage` (None for the fixed op) is applied to the state entering each chunk's products and to u_i',
+    e.g. a rounding to bf16: how low-precision kernels store them (`suite.fastweights.regimes`).
     """
     states, u_news = [], []
     decays = decay_last.unbind(1) if decay_last is not None else [None] * u.shape[1]
     for u_i, w_i, kt_i, a_i in zip(u.unbind(1), w.unbind(1), kt.unbind(1), decays):
-        states.append(S)
-        u_new = torch.baddbmm(u_i, w_i, S, alpha=-1.0)
+        S_in = S if stage is None else stage(S)
+        states.append(S_in)
+        u_new = torch.baddbmm(u_i, w_i, S_in, alpha=-1.0)
+        if stage is not None:
+            u_new = stage(u_new)
         u_news.append(u_new)
         S = torch.baddbmm(S if a_i is None else S * a_i[:, None, None], kt_i, u_new)
     return torch.stack(states, 1), torch.stack(u_news, 1), S
@@ -247,8 +252,10 @@ def delta_rule(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=None, 
         initial_state: [B, H, Dk, Dv] or None (zeros), in either layout.
         output_final_state: also return S_T.
         backend: "torch" (the PyTorch path, the reference), "triton" (the state recurrence as one Triton
-            kernel, forward and backward; CUDA tensors) or "auto" (Triton on CUDA tensors when it imports,
-            else PyTorch; `suite.fastweights.delta.AUTO_TRITON_ON_CUDA = False` turns that off).
+            kernel, forward and backward, CUDA tensors; its products are exact fp32 for Dk <= 64 and
+            split-TF32 "tf32x3" above, chosen by measurement: `suite.fastweights._triton`) or "auto"
+            (Triton on CUDA tensors when it imports, else PyTorch;
+            `suite.fastweights.delta.AUTO_TRITON_ON_CUDA = False` turns that off).
     Returns:
         (o, S_T or None): o in q's layout with Dv features, S_T [B, H, Dk, Dv], in the input dtype.
     Raises ValueError/TypeError for bad shapes, dtypes, devices, non-finite values, beta outside [0, 2]
