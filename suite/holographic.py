@@ -215,7 +215,8 @@ def bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
         Raises:
             TypeError: an argument that is not a real floating tensor (int, bool, complex).
-            ValueError: x and y with different last dimensions; NaN or Inf input while validation is on (`suite.set_validation`).
+            ValueError: x and y with different last dimensions; NaN or Inf input while validation is on
+            (`suite.set_validation`).
 
         Example:
             >>> bind(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.0, 1.0, 0.0])).round(decimals=4)
@@ -277,7 +278,8 @@ def unbind(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
         Raises:
             TypeError: an argument that is not a real floating tensor (int, bool, complex).
-            ValueError: z and y with different last dimensions; NaN or Inf input while validation is on (`suite.set_validation`).
+            ValueError: z and y with different last dimensions; NaN or Inf input while validation is on
+            (`suite.set_validation`).
 
         Example:
             >>> g = torch.Generator().manual_seed(0)
@@ -592,7 +594,8 @@ def circulant_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = 
 
         Raises:
             TypeError: an argument that is not a real floating tensor (int, bool, complex).
-            ValueError: x, w, b with different last dimensions; NaN or Inf input while validation is on (`suite.set_validation`).
+            ValueError: x, w, b with different last dimensions; NaN or Inf input while validation is on
+            (`suite.set_validation`).
 
         Example:
             >>> x, w = torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([0.0, 1.0, 0.0])
