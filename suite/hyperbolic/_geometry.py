@@ -501,10 +501,10 @@ def lorentz_expmap0(v: torch.Tensor, k: float = 1.0) -> torch.Tensor:
         [..., n+1] points of the hyperboloid, v's dtype.
 
     Raises:
-        TypeError: v not real floating.  ValueError: k not a finite positive number; NaN/Inf while validating; a point
-            not representable
-            in v's dtype: x_0 = sqrt(k) cosh(|v|/sqrt k) exceeds the largest float from
-            |v| ~ sqrt(k) log(2 max / sqrt k) (about 89 for float32, k = 1).
+        TypeError: v not real floating.
+        ValueError: k not a finite positive number; NaN/Inf while validating; a point not representable in v's
+            dtype: x_0 = sqrt(k) cosh(|v|/sqrt k) exceeds the largest float from |v| ~ sqrt(k) log(2 max / sqrt k)
+            (about 89 for float32, k = 1).
 
     Example:
         >>> lorentz_expmap0(torch.tensor([[0.0, 0.0], [1.0, 0.0]]))
