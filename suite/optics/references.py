@@ -282,12 +282,10 @@ def rayleigh_sommerfeld_direct(u, dx, wavelength, z) -> torch.Tensor:
 def fresnel_direct(u, dx, wavelength, z, dx_out, *, input_chirp: bool = True) -> torch.Tensor:
     """The discrete one-step Fresnel sum evaluated directly (no FFT, complex128; Goodman eq. 4-17).
 
-
-
     On the output grid x' = (j - N // 2) dx_out of the input's size:
     U(x') = e^{ikz}/(i lambda z) e^{ik x'^2/(2z)} sum_x u(x) e^{ik x^2/(2z)} e^{-2 pi i x x'/(lambda z)} dx^2
-    (Goodman, Introduction to Fourier Optics; without the input chirp, the Fraunhofer sum, eq. 4-25). The kernel is
-    separable, so the sum is two matrix products (O(N^3)). Phases are reduced in float64.
+    (Goodman, Introduction to Fourier Optics; without the input chirp, the Fraunhofer sum, eq. 4-25). The
+    kernel is separable, so the sum is two matrix products (O(N^3)). Phases are reduced in float64.
 
     Args:
         u: [..., Ny, Nx] field.  dx, wavelength: in metres (> 0).  z: distance in metres (non-zero).
