@@ -64,6 +64,14 @@ class OpticsValidityWarning(UserWarning):
     The message names the method to switch to. Raised as a warning (a `UserWarning` subclass) by `asm`, `Propagator` and
         `sas`; filter it with
     `warnings.simplefilter("ignore", OpticsValidityWarning)` where the regime is intended.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     _ = asm(torch.ones(16, 16), 1e-6, 0.5e-6, 1e-2)  # 10 mm: ~40 critical distances
+        >>> caught[0].category.__name__, "sas" in str(caught[0].message)
+        ('OpticsValidityWarning', True)
     """
 
 
