@@ -121,7 +121,7 @@ def isotropic_gaussian_loss(z: torch.Tensor, sigma: float = 1.0) -> torch.Tensor
 
     Example:
         >>> gen = torch.Generator().manual_seed(0)
-        >>> spread, collapsed = torch.randn(256, 2, generator=gen), torch.zeros(256, 2)
+        >>> spread, collapsed = torch.randn(64, 2, generator=gen), torch.zeros(64, 2)
         >>> bool(isotropic_gaussian_loss(spread) < isotropic_gaussian_loss(collapsed))
         True
     """

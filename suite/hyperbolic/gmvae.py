@@ -178,7 +178,7 @@ def pseudo_gaussian_kl_mc(q: PseudoGaussian, p: PseudoGaussian | None = None, n:
     Example:
         >>> z = torch.zeros(2)
         >>> q = PseudoGaussian(torch.tensor([1.0, 0.0]), z, z)
-        >>> bool(abs(pseudo_gaussian_kl_mc(q, n=20000) - pseudo_gaussian_kl(q)) < 0.05)
+        >>> bool(abs(pseudo_gaussian_kl_mc(q, n=4000) - pseudo_gaussian_kl(q)) < 0.1)  # sampling sd ~0.016
         True
     """
     _check_pg(q, "q")
