@@ -487,13 +487,10 @@ def circulant_index(n: int, device: torch.device | str | None = None) -> torch.T
     """The N x N index matrix `idx[i, j] = (i - j) mod N`: `w[..., idx]` is the circulant of `w`.
 
     Args:
-        n: matrix size (int >= 1).  device: where to build it.
+        n: matrix size (a Python int >= 1).  device: where to build it.
 
     Returns:
         [n, n] int64 tensor.
-
-    Raises:
-        ValueError: `n` not an integer >= 1.
 
     Example:
         >>> circulant_index(3)
