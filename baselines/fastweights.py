@@ -20,13 +20,24 @@ def _elu1(x: torch.Tensor) -> torch.Tensor:
 
 
 def additive_fwp(q, k, v):
-    """Linear attention / additive fast weights (Katharopoulos et al. 2020; report sec. 4.1 and 4.3.1).
+    """Linear attention / additive fast weights (Katharopoulos et al. 2020; research report sec. 4.1 and 4.3.1).
 
     phi = elu + 1;  W_t = W_{t-1} + v_t phi(k_t)^T;  z_t = z_{t-1} + phi(k_t);
     y_t = W_t phi(q_t) / (z_t^T phi(q_t)).
     Computed in the causal parallel form `tril(phi(Q) phi(K)^T) V / rowsum` (the same numbers as the
     recurrence). The purely additive update cannot overwrite: a key written twice returns the (weighted)
     sum of its values, and interference grows with the number of stored pairs (claim F1).
+
+    Args:
+        q, k: [B, H, T, Dk].  v: [B, H, T, Dv].
+
+    Returns:
+        [B, H, T, Dv] outputs.
+
+    Example:
+        >>> q = k = torch.ones(1, 1, 2, 2); v = torch.tensor([[[[1.0], [3.0]]]])
+        >>> additive_fwp(q, k, v).flatten().tolist()  # the key written twice returns the mean, not 3
+        [1.0, 2.0]
     """
     beta = torch.ones(k.shape[:3], dtype=k.dtype, device=k.device)
     check_delta_inputs(q, k, v, beta, None, None, check_values=False)
@@ -44,6 +55,18 @@ def delta_rule_seed(q, k, v, beta):
     With unnormalised elu+1 keys ||phi(k)||^2 ~ 1.3 d, so any beta > 2 / ||phi(k)||^2 makes the transition
     I - beta phi phi^T expansive and W grows geometrically (claim F4); and since z_t grows like t while W
     stays bounded in the stable regime, the denominator shrinks the output like 1/t.
+
+    Args:
+        q, k: [B, H, T, Dk].  v: [B, H, T, Dv].  beta: [B, H, T].
+
+    Returns:
+        [B, H, T, Dv] outputs.
+
+    Example:
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> q, k, v = (torch.randn(1, 1, 50, 16, generator=gen) for _ in range(3))
+        >>> delta_rule_seed(q, k, v, torch.full((1, 1, 50), 0.5)).isfinite().all().item()  # W overflowed
+        False
     """
     check_delta_inputs(q, k, v, beta, None, None, check_values=False)
     fq, fk = _elu1(q), _elu1(k)
@@ -64,9 +87,18 @@ def delta_rule_seed(q, k, v, beta):
 def delta_rule_loop(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=None, output_final_state=False):
     """The delta rule as a per-step Python loop in the input dtype (the slow obvious way).
 
-    Same signature and maths as `suite.fastweights.delta_rule`; reproduces the shape of
-    flash-linear-attention's `naive.py::delta_rule_recurrence` (clone the state, write each output row
-    into a preallocated tensor). No float32 accumulation for bf16/fp16 input. `chunk_size` is ignored.
+    Same signature and maths as `suite.fastweights.delta_rule` (layout [B, H, T, D] only); reproduces the
+    shape of flash-linear-attention's `naive.py::delta_rule_recurrence` (clone the state, write each output
+    row into a preallocated tensor). No float32 accumulation for bf16/fp16 input. `chunk_size` is ignored.
+
+    Example:
+        >>> from suite.fastweights import delta_rule
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> q, v = torch.randn(1, 2, 5, 4, generator=gen), torch.randn(1, 2, 5, 3, generator=gen)
+        >>> k = torch.nn.functional.normalize(torch.randn(1, 2, 5, 4, generator=gen), dim=-1)
+        >>> beta = torch.rand(1, 2, 5, generator=gen)
+        >>> torch.allclose(delta_rule_loop(q, k, v, beta)[0], delta_rule(q, k, v, beta)[0], atol=1e-6)
+        True
     """
     check_delta_inputs(q, k, v, beta, initial_state, scale, check_values=False)
     B, H, T, Dk = k.shape

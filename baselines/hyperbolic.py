@@ -28,7 +28,23 @@ CLIP = 1 - 1e-5
 
 
 def poincare_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Textbook Poincare-ball distance (curvature -1), arcosh form, in the input's precision."""
+    """Textbook Poincare-ball distance (curvature -1), arcosh form, in the input's precision.
+
+    Nickel & Kiela, NeurIPS 2017, eq. 1:
+    d(x, y) = arcosh(1 + 2 |x - y|^2 / ((1 - |x|^2)(1 - |y|^2))). In float32 a point at distance ~17 from
+    the origin already rounds onto the boundary |p| = 1, where the formula returns inf.
+
+    Args:
+        x, y: [..., n] points of the open unit ball.
+
+    Returns:
+        [...] distances.
+
+    Example:
+        >>> o, near, far = torch.zeros(1), torch.tanh(torch.tensor([1.0])), torch.tanh(torch.tensor([10.0]))
+        >>> poincare_distance(o, near), poincare_distance(o, far)  # true distances 2 and 20
+        (tensor(2.), tensor(inf))
+    """
     check_real(check_tensor(x, "x"), "x")
     check_real(check_tensor(y, "y"), "y")
     check_same_last_dim(x, y, "x", "y")
@@ -39,14 +55,36 @@ def poincare_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def poincare_expmap0(v: torch.Tensor) -> torch.Tensor:
-    """exp_0(v) = tanh(|v|) v / |v| on the unit Poincare ball (Ganea et al. 2018, lemma 2, c = 1)."""
+    """exp_0(v) = tanh(|v|) v / |v| on the unit Poincare ball (Ganea et al. 2018, lemma 2, c = 1).
+
+    Args:
+        v: [..., n] tangent vectors at the origin.
+
+    Returns:
+        [..., n] points of the ball (rounded onto the boundary once tanh(|v|) rounds to 1).
+
+    Example:
+        >>> poincare_expmap0(torch.tensor([20.0]))  # float32: on the boundary, infinitely far away
+        tensor([1.])
+    """
     check_real(check_tensor(v, "v"), "v")
     n = v.norm(dim=-1, keepdim=True)
     return torch.tanh(n) * v / n
 
 
 def poincare_logmap0(p: torch.Tensor) -> torch.Tensor:
-    """log_0(p) = artanh(|p|) p / |p| on the unit Poincare ball (Ganea et al. 2018, c = 1)."""
+    """log_0(p) = artanh(|p|) p / |p| on the unit Poincare ball (Ganea et al. 2018, c = 1).
+
+    Args:
+        p: [..., n] points of the ball.
+
+    Returns:
+        [..., n] tangent vectors at the origin.
+
+    Example:
+        >>> poincare_logmap0(poincare_expmap0(torch.tensor([0.3, -0.2])))
+        tensor([ 0.3000, -0.2000])
+    """
     check_real(check_tensor(p, "p"), "p")
     n = p.norm(dim=-1, keepdim=True)
     return torch.atanh(n) * p / n

@@ -25,6 +25,18 @@ def asm_naive(u: torch.Tensor, dx: float, wavelength: float, z: float) -> torch.
     H = exp(i 2 pi z sqrt(1/lambda^2 - fx^2 - fy^2)) with a complex square root (evanescent bins get
     i sqrt(f^2 - 1/lambda^2)); u(z) = ifft2(fft2(u) H). This is the textbook one-liner found in many
     repositories (e.g. odak/diffractsim-style code without padding): complex64 in, complex64 arithmetic.
+
+    Args:
+        u: [..., Ny, Nx] complex field.  dx, wavelength, z: in metres.
+
+    Returns:
+        [..., Ny, Nx] complex field.
+
+    Example:
+        >>> from suite.optics.references import gaussian_field
+        >>> u = gaussian_field(16, 0.2e-6, 1e-6).to(torch.complex64)  # dx < lambda / 2: evanescent bins
+        >>> asm_naive(u, 0.2e-6, 0.5e-6, -1e-4).isfinite().all().item()  # they grow as exp(+k|z|...) for z < 0
+        False
     """
     ny, nx = u.shape[-2:]
     real = u.real.dtype if u.is_complex() else u.dtype
@@ -65,5 +77,20 @@ def propagate_asm(U_in, H):
 
 
 def asm_seed(u: torch.Tensor, dx: float, wavelength: float, z: float) -> torch.Tensor:
-    """The report's snippet end to end: `propagate_asm(u, robust_transfer_function(u.shape[-2:], ...))`."""
+    """The research report's snippet end to end (sec. 6.2): `propagate_asm(u, robust_transfer_function(...))`.
+
+    No padding and no band limit; the mask removes the evanescent bins, so z < 0 stays finite.
+
+    Args:
+        u: [..., Ny, Nx] complex field.  dx, wavelength, z: in metres.
+
+    Returns:
+        [..., Ny, Nx] complex64 field.
+
+    Example:
+        >>> from suite.optics.references import gaussian_field
+        >>> u = gaussian_field(16, 0.2e-6, 1e-6).to(torch.complex64)
+        >>> asm_seed(u, 0.2e-6, 0.5e-6, -1e-4).isfinite().all().item()
+        True
+    """
     return propagate_asm(u, robust_transfer_function(tuple(u.shape[-2:]), dx, wavelength, z, u.device))

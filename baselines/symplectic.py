@@ -16,9 +16,16 @@ def euler(grad_potential: Callable[[torch.Tensor], torch.Tensor], q0: torch.Tens
     """Explicit Euler for H = |p|^2/2 + V(q): q_{n+1} = q_n + h p_n, p_{n+1} = p_n - h grad V(q_n).
 
     The textbook first step of every ODE course (and what "x = x + dt * f(x)" in a training loop does).
-    Not symplectic: on the harmonic oscillator |q|^2 + |p|^2 grows by exactly (1 + h^2) per step, so the
-    energy error grows geometrically, not linearly; and running it back with -p does not retrace the path.
-    Same signature and return layout as `suite.symplectic.leapfrog`.
+    Not symplectic (Hairer, Lubich, Wanner 2006, sec. I.1): on the harmonic oscillator |q|^2 + |p|^2 grows
+    by exactly (1 + h^2) per step, so the energy error grows geometrically, not linearly; and running it
+    back with -p does not retrace the path. Same signature and return layout as `suite.symplectic.leapfrog`.
+
+    Example:
+        >>> from suite.symplectic import HarmonicOscillator
+        >>> osc, q0, p0 = HarmonicOscillator(), torch.ones(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+        >>> q, p = euler(osc.grad_potential, q0, p0, 0.1, 1000)
+        >>> round(float(osc.energy(q[-1], p[-1]) / osc.energy(q0, p0)))  # (1 + h^2)^1000
+        20959
     """
     _check_integrator_args(grad_potential, q0, p0, h, steps)
     qs, ps = [q0], [p0]

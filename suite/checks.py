@@ -21,7 +21,22 @@ _VALIDATE = True
 
 
 def set_validation(enabled: bool) -> None:
-    """Switch value checks (the ones that synchronise the device) on or off for the whole process."""
+    """Switch value checks (the ones that synchronise the device) on or off for the whole process.
+
+    torch.distributions' convention (`Distribution.set_default_validate_args`): on by default; checks of
+    types, shapes and Python scalars always run. Prefer the scoped `validation(False)` for hot loops.
+
+    Args:
+        enabled: True (checks on) or False.
+
+    Raises:
+        TypeError: enabled not a bool.
+
+    Example:
+        >>> set_validation(False); validation_enabled()
+        False
+        >>> set_validation(True)
+    """
     global _VALIDATE
     if not isinstance(enabled, bool):
         raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
@@ -29,13 +44,38 @@ def set_validation(enabled: bool) -> None:
 
 
 def validation_enabled() -> bool:
-    """Whether value checks run (see `set_validation`)."""
+    """Whether value checks run (see `set_validation`).
+
+    Returns:
+        bool.
+
+    Example:
+        >>> validation_enabled()
+        True
+    """
     return _VALIDATE
 
 
 @contextlib.contextmanager
 def validation(enabled: bool) -> Iterator[None]:
-    """`with validation(False):` runs a block without value checks and restores the previous setting."""
+    """Context manager: `with validation(False):` runs a block without value checks and restores the previous setting.
+
+    Args:
+        enabled: the setting inside the block (bool).
+
+    Raises:
+        TypeError: enabled not a bool.
+
+    Example:
+        >>> import torch
+        >>> from suite.holographic import bind
+        >>> x = torch.tensor([float("nan"), 1.0, 0.0])
+        >>> with validation(False):  # NaN propagates instead of raising ValueError
+        ...     bind(x, x).isnan().all().item()
+        True
+        >>> validation_enabled()
+        True
+    """
     prev = _VALIDATE
     set_validation(enabled)
     try:

@@ -200,10 +200,27 @@ def _out(z: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 # --------------------------------------------------------------------------------------------- HRR
 def bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Circular convolution over the last dimension, `z_i = sum_j x_j y_{(i-j) mod d}` (report eq. 2.1).
+    """Circular convolution over the last dimension (research report sec. 2.1; Plate 1995).
 
-    Computed by the convolution theorem with real FFTs: `irfft(rfft(x) * rfft(y), n=d)`. Exact for every
-    `d` (odd too), commutative and associative; identity element `e_0 = (1, 0, ..., 0)`.
+    z_i = sum_j x_j y_{(i - j) mod d}, computed by the convolution theorem with real FFTs as
+    `irfft(rfft(x) * rfft(y), n=d)`. Exact for every `d` (odd too: `n=d` keeps the last sample),
+    commutative and associative; identity element `e_0 = (1, 0, ..., 0)`. Differentiable.
+
+    Args:
+        x: [..., d] real floating tensor (float16/bfloat16 are computed in float32 and cast back).
+        y: [..., d], broadcastable with `x` over the leading dimensions.
+
+    Returns:
+        [broadcast(...), d] tensor of the promoted dtype, on the inputs' device.
+
+    Raises:
+        TypeError: an argument that is not a real floating tensor (int, bool, complex).
+        ValueError: x and y with different last dimensions; NaN or Inf input while validation is on
+            (`suite.set_validation`).
+
+    Example:
+        >>> bind(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.0, 1.0, 0.0])).round(decimals=4)
+        tensor([3., 1., 2.])
     """
     return _bind(x, y, "x", "y")
 
@@ -222,9 +239,23 @@ def _bind(x: torch.Tensor, y: torch.Tensor, nx: str, ny: str) -> torch.Tensor:
 
 
 def involution(x: torch.Tensor) -> torch.Tensor:
-    """Plate's approximate inverse `x^dagger_i = x_{(-i) mod d}` (torchhd: `roll(flip(x), 1)`).
+    """Plate's approximate inverse `x^dagger_i = x_{(-i) mod d}` (Plate 1995; torchhd: `roll(flip(x), 1)`).
 
     Its spectrum is `conj(rfft(x))`, so `bind(z, involution(y))` is circular correlation.
+
+    Args:
+        x: [..., d] real floating tensor.
+
+    Returns:
+        [..., d] tensor, the same dtype and device as `x`.
+
+    Raises:
+        TypeError: an argument that is not a real floating tensor (int, bool, complex).
+        ValueError: x with no dimension; NaN or Inf input while validation is on (`suite.set_validation`).
+
+    Example:
+        >>> involution(torch.tensor([1.0, 2.0, 3.0]))
+        tensor([1., 3., 2.])
     """
     _check_vectors(x, "x")
     _check_finite_values(x, "x")
@@ -232,11 +263,29 @@ def involution(x: torch.Tensor) -> torch.Tensor:
 
 
 def unbind(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Circular correlation, `unbind(z, y) = bind(z, involution(y))`, computed as
-    `irfft(rfft(z) * conj(rfft(y)), n=d)`.
+    """Circular correlation `unbind(z, y) = bind(z, involution(y))` (Plate 1995; research report sec. 2.1).
 
-    Exact inverse of `bind(., y)` when `y` has a unit spectrum (e.g. `y = project(v)`); for other keys it
-    is Plate's noisy-but-stable approximate inverse (never divides by the spectrum).
+    Computed as `irfft(rfft(z) * conj(rfft(y)), n=d)`. Exact inverse of `bind(., y)` when `y` has a unit
+    spectrum (e.g. `y = project(v)`); for other keys it is Plate's noisy-but-stable approximate inverse (it
+    never divides by the spectrum).
+
+    Args:
+        z: [..., d] real floating tensor (a binding or a superposition of bindings).
+        y: [..., d] key, broadcastable with `z`.
+
+    Returns:
+        [broadcast(...), d] tensor of the promoted dtype.
+
+    Raises:
+        TypeError: an argument that is not a real floating tensor (int, bool, complex).
+        ValueError: z and y with different last dimensions; NaN or Inf input while validation is on
+            (`suite.set_validation`).
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x, key = torch.randn(5, generator=g), project(torch.randn(5, generator=g))
+        >>> torch.allclose(unbind(bind(x, key), key), x, atol=1e-6)
+        True
     """
     z, y, dtype = _real_pair(z, y, "z", "y")
     d = z.shape[-1]
@@ -265,13 +314,30 @@ def _unit_spectrum(x: torch.Tensor, name: str, inplace: bool) -> torch.Tensor:
 
 
 def project(x: torch.Tensor) -> torch.Tensor:
-    """Unitary projection `pi(x) = irfft(X / |X|, n=d)`, `X = rfft(x)` (Ganesan et al. 2021, eq. 6).
+    """Unitary projection `pi(x) = irfft(X / |X|, n=d)`, `X = rfft(x)` (Ganesan et al. 2021, NeurIPS, eq. 6).
 
     Every bin of `rfft(pi(x))` has modulus 1 (a zero bin gets phase 0), hence `||pi(x)|| = 1`,
     `pi(pi(x)) = pi(x)`, `bind(pi(a), involution(pi(a))) = e_0` and `||bind(pi(a), b)|| = ||b||`.
     The DC (and, for even d, Nyquist) bin of a real vector is real, so it maps to +-1 and the spectrum
     stays Hermitian: the output is exactly real. Scale-invariant over the whole float range, subnormals
     included (`pi(c x) = pi(x)` for c > 0): rows far from unit scale are rescaled by a power of two first.
+
+    Args:
+        x: [..., d] real floating tensor.
+
+    Returns:
+        [..., d] tensor of unit norm per row, the dtype and device of `x`.
+
+    Raises:
+        TypeError: an argument that is not a real floating tensor (int, bool, complex).
+        ValueError: x with no dimension; NaN or Inf input while validation is on (`suite.set_validation`).
+
+    Example:
+        >>> p = project(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+        >>> torch.fft.rfft(p).abs().round(decimals=4), round(float(p.norm()), 4)
+        (tensor([1., 1., 1.]), 1.0)
+        >>> project(torch.zeros(3))  # zero bins get phase 0: the identity e_0, not NaN
+        tensor([1., 0., 0.])
     """
     x, dtype = _real_one(x, "x")
     d = x.shape[-1]
@@ -281,9 +347,25 @@ def project(x: torch.Tensor) -> torch.Tensor:
 
 
 def phasor_key(y: torch.Tensor) -> torch.Tensor:
-    """The unit spectrum `rfft(project(y))` (complex, last dim `d // 2 + 1`), to cache a fixed key.
+    """The unit spectrum `rfft(project(y))`, to cache a fixed key (Ganesan et al. 2021's projection).
 
     `phasor_bind(x, phasor_key(y)) == phasor_bind(x, y)` and saves one FFT per call.
+
+    Args:
+        y: [..., d] real floating tensor.
+
+    Returns:
+        [..., d // 2 + 1] complex tensor (complex64 for float32 input, complex128 for float64) of modulus 1.
+
+    Raises:
+        TypeError: an argument that is not a real floating tensor (int, bool, complex).
+        ValueError: y with no dimension; NaN or Inf input while validation is on (`suite.set_validation`).
+
+    Example:
+        >>> y = torch.tensor([1.0, 2.0, 3.0, 4.0])
+        >>> key = phasor_key(y)
+        >>> key.shape, torch.allclose(phasor_bind(torch.ones(4), key), phasor_bind(torch.ones(4), y))
+        (torch.Size([3]), True)
     """
     y, _ = _real_one(y, "y")
     return _unit_spectrum(y, "y", _inplace_ok(y))
@@ -297,7 +379,7 @@ def _key_defect(Y: torch.Tensor) -> torch.Tensor:
 
 
 def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Phasor (unit-spectrum) binding `bind(project(x), project(y))` (report section 2.3.1).
+    """Phasor (unit-spectrum) binding `bind(project(x), project(y))` (research report sec. 2.3.1).
 
     Fused: the product of two unit phasors is the unit phasor of the product, so this projects the product
     once, `irfft(sgn(X * Y), n=d)`, and checks in the same device sync that the shortcut was exact: every row
@@ -305,11 +387,28 @@ def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     where `sgn` gives NaN or a wrong phase) and every bin of the result of modulus 1 (one reduction: a zero
     bin of a factor leaves a zero). Otherwise (structured input: zero-mean, periodic, all-zero; or extreme
     scale) it recomputes with `project`'s own arithmetic, `irfft(sgn(X') * sgn(Y'), n=d)` on rescaled rows
-    with zero bins set to 1. Two forward FFTs and one inverse, instead of six for the unfused form. `y` may
-    also be a cached key from `phasor_key` (complex, last dim `d // 2 + 1`), which saves its FFT.
+    with zero bins set to 1. Two forward FFTs and one inverse, instead of six for the unfused form.
 
     The output has a unit spectrum and norm 1 and equals `bind(project(x), project(y))` for every finite
     input, tiny, huge and subnormal scales included.
+
+    Args:
+        x: [..., d] real floating tensor.
+        y: [..., d] real tensor broadcastable with `x`, or a cached key from `phasor_key` (complex,
+            last dimension `d // 2 + 1`), which saves its FFT.
+
+    Returns:
+        [broadcast(...), d] real tensor of unit norm per row.
+
+    Raises:
+        TypeError: `x` not a real floating tensor, or `y` neither real floating nor complex.
+        ValueError: mismatched last dimensions (`d`, or `d // 2 + 1` for a key); a key that is not a
+            finite unit spectrum, or NaN/Inf input, while validation is on.
+
+    Example:
+        >>> x, y = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.5, -1.0, 2.0])
+        >>> torch.allclose(phasor_bind(x, y), bind(project(x), project(y)), atol=1e-6)
+        True
     """
     check_tensor(y, "y")
     keyed = y.is_complex()
@@ -352,9 +451,29 @@ def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def random_phasor(*batch: int, d: int, generator: torch.Generator | None = None,
                   dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> torch.Tensor:
-    """Random real vectors with a unit spectrum: `project(N(0, 1/d))`. The phases are drawn through a real
-    vector, so the spectrum is Hermitian by construction (drawing phases bin by bin in a full complex
-    spectrum and keeping `.real` of the inverse FFT loses half the energy)."""
+    """Random real vectors with a unit spectrum, `project(N(0, 1/d))` (Ganesan et al. 2021; Plate 1995).
+
+    The phases are drawn through a real vector, so the spectrum is Hermitian by construction (drawing phases
+    bin by bin in a full complex spectrum and keeping `.real` of the inverse FFT loses half the energy).
+
+    Args:
+        *batch: leading sizes (non-negative ints).
+        d: vector dimension (int >= 1).
+        generator: optional `torch.Generator` (the global RNG when None).
+        dtype: real floating dtype (default: torch's default dtype).  device: where to draw.
+
+    Returns:
+        [*batch, d] tensor, every row of norm 1 and unit spectrum.
+
+    Raises:
+        ValueError: a size that is not a non-negative integer, `d < 1`.
+        TypeError: a non-real-floating `dtype`.
+
+    Example:
+        >>> v = random_phasor(2, d=8, generator=torch.Generator().manual_seed(0))
+        >>> v.shape, v.norm(dim=-1).round(decimals=4)
+        (torch.Size([2, 8]), tensor([1., 1.]))
+    """
     _check_int(d, "d", 1)
     _check_batch(batch)
     dtype = dtype or torch.get_default_dtype()
@@ -365,14 +484,45 @@ def random_phasor(*batch: int, d: int, generator: torch.Generator | None = None,
 
 # --------------------------------------------------------------------------------------------- circulant
 def circulant_index(n: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """The N x N index matrix `idx[i, j] = (i - j) mod N`: `w[..., idx]` is the circulant of `w`."""
+    """The N x N index matrix `idx[i, j] = (i - j) mod N`: `w[..., idx]` is the circulant of `w`.
+
+    Args:
+        n: matrix size (a Python int >= 1).  device: where to build it.
+
+    Returns:
+        [n, n] int64 tensor.
+
+    Example:
+        >>> circulant_index(3)
+        tensor([[0, 2, 1],
+                [1, 0, 2],
+                [2, 1, 0]])
+    """
     i = torch.arange(n, device=device)
     return (i[:, None] - i[None, :]) % n
 
 
 def circulant_matrix(w: torch.Tensor) -> torch.Tensor:
     """The N x N circulant matrix `C[i, j] = w[(i - j) mod N]`, so that `C @ x == bind(w, x)`.
-    For inspection and tests; `CirculantLinear` never builds it."""
+
+    For inspection and tests; `CirculantLinear` never builds it.
+
+    Args:
+        w: [..., N] real floating kernel.
+
+    Returns:
+        [..., N, N] tensor of `w`'s dtype.
+
+    Raises:
+        TypeError: an argument that is not a real floating tensor (int, bool, complex).
+        ValueError: w with no dimension; NaN or Inf input while validation is on (`suite.set_validation`).
+
+    Example:
+        >>> circulant_matrix(torch.tensor([1.0, 2.0, 3.0]))
+        tensor([[1., 3., 2.],
+                [2., 1., 3.],
+                [3., 2., 1.]])
+    """
     _check_vectors(w, "w")
     _check_finite_values(w, "w")
     return w[..., circulant_index(w.shape[-1], w.device)]
@@ -425,10 +575,30 @@ def _kernel_spectra(w: torch.Tensor, b: torch.Tensor | None, unitary: bool) -> t
 
 
 def circulant_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
-    """Functional circulant layer `y = w (*) x + b = x @ C(w)^T + b`, by FFT: the spectrum of the kernel `w`
-    is computed once and broadcast over the batch of `x`. A kernel [N] with a bias [N] (or none) runs as one
-    product `irfft(X W + B, n=N)` with a two-FFT-product backward (`_Circulant`); batched kernels or biases
-    broadcast through `bind`."""
+    """Functional circulant layer `y = w (*) x + b = x @ C(w)^T + b`, by FFT (Cheng et al., ICCV 2015).
+
+    The spectrum of the kernel `w` is computed once and broadcast over the batch of `x`. A kernel [N] with a
+    bias [N] (or none) runs as one product `irfft(X W + B, n=N)` with a two-FFT-product backward
+    (`_Circulant`); batched kernels or biases broadcast through `bind`.
+
+    Args:
+        x: [..., N] real floating input.
+        w: [N] (or [..., N], broadcastable) kernel.
+        b: [N] bias or None.
+
+    Returns:
+        [..., N] tensor of the promoted dtype.
+
+    Raises:
+        TypeError: an argument that is not a real floating tensor (int, bool, complex).
+        ValueError: x, w, b with different last dimensions; NaN or Inf input while validation is on
+            (`suite.set_validation`).
+
+    Example:
+        >>> x, w = torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([0.0, 1.0, 0.0])
+        >>> circulant_linear(x, w, torch.ones(3)).round(decimals=4)
+        tensor([[4., 2., 3.]])
+    """
     single = isinstance(w, torch.Tensor) and w.dim() == 1
     if not (single and (b is None or isinstance(b, torch.Tensor) and b.dim() == 1)):
         y = _bind(x, w, "x", "w")
@@ -459,19 +629,34 @@ def _check_bias(b: torch.Tensor, y: torch.Tensor) -> None:
 
 
 class CirculantLinear(nn.Module):
-    """Circulant linear layer `y = w (*) x + b` applied by FFT (report section 2.3.2; Cheng et al. 2015).
+    """Circulant linear layer `y = w (*) x + b` applied by FFT (research report sec. 2.3.2; Cheng et al., ICCV 2015).
 
     `features` parameters (plus `features` for the bias) instead of `features**2`, O(N log N) time instead of
     O(N^2). The kernel is initialised with a unit spectrum (a random orthogonal circulant), so a stack of
-    such layers neither shrinks nor grows signal and gradient norms at initialisation (claim H1). With
-    `unitary=True` the layer applies the projected kernel `project(weight)`, i.e. it stays orthogonal by
-    construction during training (claim X1); the projection's graph is built only when a gradient is taken.
+    such layers neither shrinks nor grows signal and gradient norms at initialisation. With `unitary=True`
+    the layer applies the projected kernel `project(weight)`, i.e. it stays orthogonal by construction during
+    training; the projection's graph is built only when a gradient is taken.
 
     The spectra of kernel and bias are cached between calls and recomputed only when a parameter changes
     (`_spectra`); the bias is folded into the spectral product and the backward is two FFT products
-    (`_Circulant`).
+    (`_Circulant`). Equivalent dense weight: `circulant_matrix(self.weight)` (`y = x @ C^T + b`).
 
-    Equivalent dense weight: `circulant_matrix(self.weight)` (`y = x @ C^T + b`).
+    Args:
+        features: N, the size of input and output (int >= 1).
+        bias: learn an additive bias [N].
+        unitary: apply `project(weight)` instead of `weight`.
+        device, dtype: of the parameters (real floating dtype).
+
+    Shapes:
+        input [..., N] -> output [..., N].
+
+    Raises:
+        ValueError: `features` not an integer >= 1.  TypeError: `unitary` not a bool, a non-real `dtype`.
+
+    Example:
+        >>> layer = CirculantLinear(8)
+        >>> sum(p.numel() for p in layer.parameters()), layer(torch.ones(2, 8)).shape
+        (16, torch.Size([2, 8]))
     """
 
     def __init__(self, features: int, bias: bool = True, *, unitary: bool = False,
@@ -557,14 +742,31 @@ def _fractional_power(u: torch.Tensor, s: float) -> torch.Tensor:
 
 def ghrr_random(*batch: int, D: int, m: int, diagonality: float = 0.0, generator: torch.Generator | None = None,
                 dtype: torch.dtype = torch.complex64, device: torch.device | str | None = None) -> torch.Tensor:
-    """Random GHRR hypervectors, shape `[*batch, D, m, m]`, each slot a unitary `a_j = Q_j^s Lambda_j`
-    (Yeung, Zou & Imani 2024): `Lambda_j` a diagonal of uniform phasors, `Q_j` Haar-random and
-    `s = 1 - diagonality`.
+    """Random GHRR hypervectors, each slot a unitary `a_j = Q_j^s Lambda_j` (Yeung, Zou & Imani 2024, arXiv 2405.09689).
 
+    `Lambda_j` is a diagonal of uniform phasors, `Q_j` Haar-random and `s = 1 - diagonality`.
     diagonality = 0: slots are Haar-random unitaries, binding is maximally non-commutative
     (`E[ghrr_similarity(a*b, b*a)] = 1/m^2`); diagonality = 1: slots are diagonal (m independent FHRR
     phasors), binding commutes. In between, `Q^s` is the fractional matrix power (eigen-angles scaled by s),
     so commutativity rises monotonically with diagonality. m = 1 is FHRR.
+
+    Args:
+        *batch: leading sizes (non-negative ints).
+        D: number of slots (int >= 1).  m: slot matrix size (int >= 1).
+        diagonality: float in [0, 1].
+        generator: optional `torch.Generator`.  dtype: complex64 (default) or complex128.  device.
+
+    Returns:
+        [*batch, D, m, m] complex tensor of unitary slots.
+
+    Raises:
+        ValueError: a size that is not a non-negative integer, `D` or `m` < 1, `diagonality` outside [0, 1].
+        TypeError: a non-complex `dtype`.
+
+    Example:
+        >>> a = ghrr_random(3, D=4, m=2, generator=torch.Generator().manual_seed(0))
+        >>> a.shape, a.dtype
+        (torch.Size([3, 4, 2, 2]), torch.complex64)
     """
     _check_int(D, "D", 1)
     _check_int(m, "m", 1)
@@ -604,20 +806,72 @@ def _check_ghrr_pair(a: torch.Tensor, b: torch.Tensor, na: str, nb: str) -> None
 
 
 def ghrr_bind(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """GHRR binding: slot-wise matrix product `(a * b)_j = a_j b_j` (non-commutative for m > 1)."""
+    """GHRR binding: the slot-wise matrix product `(a * b)_j = a_j b_j` (Yeung, Zou & Imani 2024, arXiv 2405.09689).
+
+    Non-commutative for m > 1.
+
+    Args:
+        a, b: [..., D, m, m] complex tensors (broadcastable leading dimensions).
+
+    Returns:
+        [broadcast(...), D, m, m] complex tensor.
+
+    Raises:
+        TypeError: non-complex input.  ValueError: mismatched `[D, m, m]`, non-square slots.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> a, b = ghrr_random(D=8, m=2, generator=g), ghrr_random(D=8, m=2, generator=g)
+        >>> torch.allclose(ghrr_bind(a, b), ghrr_bind(b, a))  # m > 1: binding does not commute
+        False
+    """
     _check_ghrr_pair(a, b, "a", "b")
     return a @ b
 
 
 def ghrr_unbind(z: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """GHRR unbinding from the right: `z_j b_j^H`; exact (`ghrr_unbind(ghrr_bind(a, b), b) == a`) because the
-    slots are unitary."""
+    """GHRR unbinding from the right, `z_j b_j^H` (Yeung, Zou & Imani 2024, arXiv 2405.09689).
+
+    Exact (`ghrr_unbind(ghrr_bind(a, b), b) == a`) because the slots are unitary.
+
+    Args:
+        z: [..., D, m, m] complex binding.  b: [..., D, m, m] complex key.
+
+    Returns:
+        [broadcast(...), D, m, m] complex tensor.
+
+    Raises:
+        TypeError: non-complex input.  ValueError: mismatched `[D, m, m]`, non-square slots.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> a, b = ghrr_random(D=8, m=2, generator=g), ghrr_random(D=8, m=2, generator=g)
+        >>> torch.allclose(ghrr_unbind(ghrr_bind(a, b), b), a, atol=1e-6)
+        True
+    """
     _check_ghrr_pair(z, b, "z", "b")
     return z @ b.conj().transpose(-2, -1)
 
 
 def ghrr_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """`delta(a, b) = Re tr(sum_j a_j b_j^H) / (m D)`: 1 for a == b, ~0 for independent random vectors."""
+    """GHRR similarity `delta(a, b) = Re tr(sum_j a_j b_j^H) / (m D)` (Yeung, Zou & Imani 2024, arXiv 2405.09689).
+
+    1 for a == b, ~0 for independent random hypervectors.
+
+    Args:
+        a, b: [..., D, m, m] complex tensors (broadcastable leading dimensions).
+
+    Returns:
+        [broadcast(...)] real tensor.
+
+    Raises:
+        TypeError: non-complex input.  ValueError: mismatched `[D, m, m]`, non-square slots.
+
+    Example:
+        >>> a = ghrr_random(2, D=64, m=2, generator=torch.Generator().manual_seed(0))
+        >>> ghrr_similarity(a, a).round(decimals=4)
+        tensor([1., 1.])
+    """
     _check_ghrr_pair(a, b, "a", "b")
     D, m = a.shape[-3], a.shape[-1]
     return (a * b.conj()).real.sum(dim=(-3, -2, -1)) / (m * D)

@@ -88,13 +88,32 @@ def _check_trajectory(q: torch.Tensor, p: torch.Tensor, h: float) -> None:
 
 def leapfrog(grad_potential: Callable[[torch.Tensor], torch.Tensor], q0: torch.Tensor, p0: torch.Tensor,
              h: float, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stormer-Verlet, kick-drift-kick, unit mass (Hairer-Lubich-Wanner eq. I.1.17):
+    """Stormer-Verlet (leapfrog), kick-drift-kick, unit mass (Hairer, Lubich, Wanner 2006, eq. I.1.17).
 
         p_{1/2} = p_n - h/2 grad V(q_n);  q_{n+1} = q_n + h p_{1/2};  p_{n+1} = p_{1/2} - h/2 grad V(q_{n+1}).
 
     Symplectic, time-symmetric (running with -p, or with -h, retraces the path), second order; one force
     evaluation per step (the closing half-kick's force is reused by the next opening half-kick).
-    Returns the trajectories `(q, p)`, each `[steps + 1, *q0.shape]`, element 0 being `(q0, p0)`.
+
+    Args:
+        grad_potential: callable q -> dV/dq, returning a tensor of q's shape.
+        q0, p0: [..., n] real floating tensors of one shape (positions, momenta).
+        h: step (a finite non-zero Python number; negative runs the flow backwards).
+        steps: number of steps (int >= 0).
+
+    Returns:
+        (q, p): trajectories, each [steps + 1, *q0.shape], element 0 being (q0, p0).
+
+    Raises:
+        TypeError: `grad_potential` not callable, `h` or `steps` of the wrong type, non-real tensors.
+        ValueError: `h == 0`, `steps < 0`, mismatched shapes, a force of the wrong shape; while validation
+            is on, NaN/Inf in q0/p0 or a trajectory that turns NaN/Inf (named step).
+
+    Example:
+        >>> osc = HarmonicOscillator()
+        >>> q, p = leapfrog(osc.grad_potential, torch.tensor([1.0]), torch.tensor([0.0]), 0.1, 1000)
+        >>> q.shape, round(float(osc.energy(q[-1], p[-1])), 3)  # H0 = 0.5, |H - H0| <= h^2 H0 / (4 - h^2)
+        (torch.Size([1001, 1]), 0.5)
     """
     _check_integrator_args(grad_potential, q0, p0, h, steps)
     qs, ps = [q0], [p0]
@@ -115,11 +134,26 @@ def leapfrog(grad_potential: Callable[[torch.Tensor], torch.Tensor], q0: torch.T
 
 
 class HarmonicOscillator:
-    """H = |p|^2 / 2 + omega^2 |q|^2 / 2; exact flow is a rotation with angular frequency omega.
+    """Harmonic oscillator H = |p|^2 / 2 + omega^2 |q|^2 / 2 (Hairer, Lubich, Wanner 2006, sec. I.1).
 
-    Leapfrog conserves the modified energy |p|^2/2 + (1 - h^2 omega^2/4) omega^2 |q|^2/2 exactly, so
+    The exact flow (`exact(q0, p0, t)`) is a rotation with angular frequency omega. Leapfrog conserves the
+    modified energy |p|^2/2 + (1 - h^2 omega^2/4) omega^2 |q|^2/2 exactly, so
     |H_n - H_0| <= h^2 omega^2 H_0 / (4 - h^2 omega^2) for h omega < 2; explicit Euler multiplies H by
     (1 + h^2 omega^2) every step.
+
+    Args:
+        omega: angular frequency (finite positive Python number).
+
+    Methods take q, p [..., n] real tensors: `potential(q)` and `energy(q, p)` return [...],
+    `grad_potential(q)` returns [..., n], `exact(q0, p0, t)` returns (q, p) [..., n].
+
+    Raises:
+        ValueError: `omega <= 0` or not finite; mismatched q/p shapes, NaN/Inf states while validating.
+
+    Example:
+        >>> osc = HarmonicOscillator(omega=2.0)
+        >>> osc.energy(torch.tensor([1.0]), torch.tensor([1.0]))
+        tensor(2.5000)
     """
 
     def __init__(self, omega: float = 1.0):
@@ -149,7 +183,18 @@ class HarmonicOscillator:
 
 
 class Pendulum:
-    """Mathematical pendulum H = p^2 / 2 - cos q (SympNets' first test problem), per degree of freedom."""
+    """Mathematical pendulum H = p^2 / 2 - cos q, per degree of freedom (SympNets' first test problem).
+
+    Methods take q, p [..., n]: `potential(q)` = -sum cos q, `grad_potential(q)` = sin q ([..., n]),
+    `energy(q, p)` [...].
+
+    Raises:
+        TypeError: non-real tensors.  ValueError: mismatched q/p shapes, NaN/Inf states while validating.
+
+    Example:
+        >>> Pendulum().energy(torch.tensor([0.0]), torch.tensor([0.0]))  # at rest at the bottom
+        tensor(-1.)
+    """
 
     def potential(self, q: torch.Tensor) -> torch.Tensor:
         _check_state(q, "q")
@@ -165,11 +210,22 @@ class Pendulum:
 
 
 class Kepler:
-    """Two-body problem in the plane, H = |p|^2 / 2 - 1 / |q|, q and p `[..., 2]` (HLW sec. I.2.3).
+    """Two-body problem in the plane, H = |p|^2 / 2 - 1 / |q| (Hairer, Lubich, Wanner 2006, sec. I.2.3).
 
     `initial(e)` starts at pericentre with eccentricity e: q = (1 - e, 0), p = (0, sqrt((1 + e)/(1 - e))),
     so H = -1/2, period 2 pi, angular momentum L = sqrt(1 - e^2). The force is central, so every kick and
     every drift of leapfrog preserves L = q x p exactly (up to round-off).
+
+    Methods take q, p [..., 2]: `potential`, `energy`, `angular_momentum` return [...],
+    `grad_potential(q)` [..., 2]; `initial(e=0.6, *, dtype=torch.float64, device="cpu")` returns (q0, p0).
+
+    Raises:
+        ValueError: q not [..., 2], q = 0 (singular), e outside [0, 1).  TypeError: a non-real dtype.
+
+    Example:
+        >>> q0, p0 = Kepler.initial(0.6)
+        >>> round(float(Kepler().energy(q0, p0)), 6), round(float(Kepler.angular_momentum(q0, p0)), 6)
+        (-0.5, 0.8)
     """
 
     @staticmethod
@@ -216,7 +272,25 @@ class Kepler:
 # ------------------------------------------------------------------------------------------- SympNets
 
 def symplectic_form(n: int, *, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
-    """Omega = [[0, I], [-I, 0]] for the phase-space layout x = (q, p), q and p in R^n."""
+    """The symplectic matrix Omega = [[0, I], [-I, 0]] for the phase-space layout x = (q, p), q and p in R^n.
+
+    A map is symplectic when its Jacobian satisfies J^T Omega J = Omega (Hairer, Lubich, Wanner 2006,
+    sec. VI.2).
+
+    Args:
+        n: degrees of freedom (int >= 1).  dtype: real floating dtype (float64).  device.
+
+    Returns:
+        [2n, 2n] tensor.
+
+    Raises:
+        ValueError: `n` not an integer >= 1.  TypeError: a non-real `dtype`.
+
+    Example:
+        >>> symplectic_form(1)
+        tensor([[ 0.,  1.],
+                [-1.,  0.]], dtype=torch.float64)
+    """
     _check_int(n, "n", 1)
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise TypeError(f"dtype must be a real floating dtype, got {dtype}")
@@ -238,10 +312,26 @@ def _split(x: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class LinearModule(nn.Module):
-    """Linear symplectic shear (SympNets sec. 3.1): 'up' p <- p + S q, 'low' q <- q + S p, S = A + A^T.
+    """Linear symplectic shear (SympNets, Jin et al. 2020, sec. 3.1): 'up' p <- p + S q, 'low' q <- q + S p.
 
-    Jacobian [[I, 0], [S, I]] (or its transpose) with S symmetric, so J^T Omega J = Omega for every A.
+    S = A + A^T. Jacobian [[I, 0], [S, I]] (or its transpose) with S symmetric, so J^T Omega J = Omega for every A.
     `sublayers` shears alternate up/low, then a bias is added (translations are symplectic).
+
+    Args:
+        dim: degrees of freedom n (int >= 1).  sublayers: shears (int >= 1).  up_first: start with 'up'.
+
+    Shapes:
+        x = (q, p): [..., 2 dim] -> [..., 2 dim].
+
+    Raises:
+        ValueError: `dim` or `sublayers` not an integer >= 1.
+
+    Example:
+        >>> net = LinearModule(1).double()
+        >>> x = torch.tensor([0.3, -0.2], dtype=torch.float64)
+        >>> J, omega = torch.autograd.functional.jacobian(net, x), symplectic_form(1)
+        >>> torch.allclose(J.T @ omega @ J, omega)  # symplectic: J^T Omega J = Omega
+        True
     """
 
     def __init__(self, dim: int, sublayers: int = 2, up_first: bool = True):
@@ -264,9 +354,26 @@ class LinearModule(nn.Module):
 
 
 class ActivationModule(nn.Module):
-    """Activation shear (SympNets sec. 3.1): 'up' p <- p + a * sigma(q), 'low' q <- q + a * sigma(p).
+    """Activation shear (SympNets, Jin et al. 2020, sec. 3.1): 'up' p <- p + a * sigma(q), 'low' q <- q + a * sigma(p).
 
     Jacobian block diag(a sigma'(q)) is symmetric, so the map is symplectic for every a.
+
+    Args:
+        dim: degrees of freedom n (int >= 1).  up: shear p ('up') or q ('low').
+        activation: elementwise callable sigma (default tanh).
+
+    Shapes:
+        x = (q, p): [..., 2 dim] -> [..., 2 dim].
+
+    Raises:
+        ValueError: `dim` not an integer >= 1.  TypeError: `activation` not callable.
+
+    Example:
+        >>> net = ActivationModule(1).double()
+        >>> x = torch.tensor([0.3, -0.2], dtype=torch.float64)
+        >>> J, omega = torch.autograd.functional.jacobian(net, x), symplectic_form(1)
+        >>> torch.allclose(J.T @ omega @ J, omega)  # symplectic: J^T Omega J = Omega
+        True
     """
 
     def __init__(self, dim: int, up: bool = True, activation: Callable = torch.tanh):
@@ -286,10 +393,27 @@ class ActivationModule(nn.Module):
 
 
 class GradientModule(nn.Module):
-    """Gradient shear (G-SympNet, SympNets sec. 3.2): 'up' p <- p + K^T (a * sigma(K q + b)), 'low' on q.
+    """Gradient shear (SympNets, Jin et al. 2020, sec. 3.2): 'up' p <- p + K^T (a * sigma(K q + b)), 'low' on q.
 
     The increment is the gradient of sum_j a_j Sigma(K_j q + b_j) (Sigma' = sigma), so its Jacobian
     K^T diag(a sigma') K is symmetric and the shear is symplectic. K is `width x dim`.
+
+    Args:
+        dim: degrees of freedom n (int >= 1).  width: hidden width (int >= 1).  up: shear p or q.
+        activation: elementwise callable sigma (default tanh).
+
+    Shapes:
+        x = (q, p): [..., 2 dim] -> [..., 2 dim].
+
+    Raises:
+        ValueError: `dim` or `width` not an integer >= 1.  TypeError: `activation` not callable.
+
+    Example:
+        >>> net = GradientModule(1, 4).double()
+        >>> x = torch.tensor([0.3, -0.2], dtype=torch.float64)
+        >>> J, omega = torch.autograd.functional.jacobian(net, x), symplectic_form(1)
+        >>> torch.allclose(J.T @ omega @ J, omega)  # symplectic: J^T Omega J = Omega
+        True
     """
 
     def __init__(self, dim: int, width: int, up: bool = True, activation: Callable = torch.tanh):
@@ -312,8 +436,27 @@ class GradientModule(nn.Module):
 
 
 class LASympNet(nn.Module):
-    """LA-SympNet: `layers` x (linear shear module, activation shear module) + a final linear module,
-    alternating up/low; x = (q, p) `[..., 2 dim]`. Symplectic by construction (composition of shears)."""
+    """LA-SympNet (SympNets, Jin et al. 2020, sec. 3.1): `layers` x (linear, activation shear) + a linear module.
+
+    Modules alternate up/low; symplectic by construction (a composition of shears).
+
+    Args:
+        dim: degrees of freedom n (int >= 1).  layers: (linear, activation) pairs (int >= 1).
+        sublayers: shears per linear module.  activation: elementwise callable (default tanh).
+
+    Shapes:
+        x = (q, p): [..., 2 dim] -> [..., 2 dim].
+
+    Raises:
+        ValueError: a size not an integer >= 1.  TypeError: `activation` not callable.
+
+    Example:
+        >>> net = LASympNet(1, layers=2).double()
+        >>> x = torch.tensor([0.3, -0.2], dtype=torch.float64)
+        >>> J, omega = torch.autograd.functional.jacobian(net, x), symplectic_form(1)
+        >>> torch.allclose(J.T @ omega @ J, omega)  # symplectic: J^T Omega J = Omega
+        True
+    """
 
     def __init__(self, dim: int, layers: int = 3, sublayers: int = 2, activation: Callable = torch.tanh):
         super().__init__()
@@ -332,7 +475,25 @@ class LASympNet(nn.Module):
 
 
 class GSympNet(nn.Module):
-    """G-SympNet: `layers` gradient shear modules of `width`, alternating up/low; x = (q, p) `[..., 2 dim]`."""
+    """G-SympNet (SympNets, Jin et al. 2020, sec. 3.2): `layers` gradient shear modules of `width`, alternating up/low.
+
+    Args:
+        dim: degrees of freedom n (int >= 1).  layers: modules (int >= 1).  width: hidden width (int >= 1).
+        activation: elementwise callable (default tanh).
+
+    Shapes:
+        x = (q, p): [..., 2 dim] -> [..., 2 dim].
+
+    Raises:
+        ValueError: a size not an integer >= 1.  TypeError: `activation` not callable.
+
+    Example:
+        >>> net = GSympNet(1, layers=2, width=4).double()
+        >>> x = torch.tensor([0.3, -0.2], dtype=torch.float64)
+        >>> J, omega = torch.autograd.functional.jacobian(net, x), symplectic_form(1)
+        >>> torch.allclose(J.T @ omega @ J, omega)  # symplectic: J^T Omega J = Omega
+        True
+    """
 
     def __init__(self, dim: int, layers: int = 4, width: int = 16, activation: Callable = torch.tanh):
         super().__init__()

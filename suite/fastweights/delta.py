@@ -234,36 +234,62 @@ def _run(forward, q, k, v, beta, g, *, scale, initial_state, output_final_state,
 
 def delta_rule(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=None, output_final_state=False,
                layout="BHTD", backend="auto"):
-    """Chunkwise-parallel delta rule (WY/UT form of Yang et al. 2024, sec. 3.2).
+    """Chunkwise-parallel delta rule (the WY/UT form of Yang et al. 2024, arXiv 2406.06484, sec. 3.2).
 
-    S_t = S_{t-1} + beta_t k_t (v_t - S_{t-1}^T k_t)^T,  o_t = scale * S_t^T q_t, computed per chunk of
-    `chunk_size` steps with one triangular solve per chunk (the UT transform) and a state recurrence
-    from chunk to chunk; any T (the tail is padded with identity steps beta = 0, k = 0). bf16/fp16 inputs
-    accumulate in float32. Differentiable (autograd through every op); float64 works (the oracle path).
+    S_t = S_{t-1} + beta_t k_t (v_t - S_{t-1}^T k_t)^T,  o_t = scale * S_t^T q_t  (Schlag, Irie, Schmidhuber
+    2021, eq. 8), computed per chunk of `chunk_size` steps with one triangular solve per chunk (the UT
+    transform) and a state recurrence from chunk to chunk; any T (the tail is padded with identity steps
+    beta = 0, k = 0). bf16/fp16 inputs accumulate in float32. Differentiable (autograd through every op);
+    float64 works (the oracle path).
 
-    **Layout.** The default layout="BHTD" reads q, k as [B, H, T, Dk], v as [B, H, T, Dv], beta as
-    [B, H, T]. flash-linear-attention's tensors are [B, T, H, D]: pass layout="BTHD" for them (beta
-    [B, T, H], output [B, T, H, Dv]). Without it they are silently taken as [B, H, T, D].
+    Warning:
+        Layout. The default layout="BHTD" reads q, k as [B, H, T, Dk], v as [B, H, T, Dv] and beta as
+        [B, H, T]. flash-linear-attention's tensors are [B, T, H, D]: pass layout="BTHD" for them. Without
+        it they are silently taken as [B, H, T, D] (T and H swapped: a valid but different computation).
 
     Args:
-        q, k: [B, H, T, Dk] (layout "BHTD") or [B, T, H, Dk] ("BTHD"); keys should be normalised.
-        v: [B, H, T, Dv] or [B, T, H, Dv].  beta: [B, H, T] or [B, T, H], in [0, 2].
-        scale: output scale, None -> Dk ** -0.5.  chunk_size: steps per chunk (any positive integer).
-        initial_state: [B, H, Dk, Dv] or None (zeros), in either layout.
+        q: [B, H, T, Dk] queries ([B, T, H, Dk] with layout="BTHD"), real floating (bf16/fp16 accumulate
+            in float32, float64 stays float64).
+        k: keys, q's shape; should be normalised (||k|| = 1 with beta in [0, 2] is stable).
+        v: [B, H, T, Dv] values ([B, T, H, Dv]).
+        beta: [B, H, T] step sizes ([B, T, H]), in [0, 2].
+        scale: output scale; None means Dk ** -0.5.
+        chunk_size: steps per chunk (any positive integer; T need not be a multiple).
+        initial_state: S_0 [B, H, Dk, Dv] (in either layout) or None (zeros).
         output_final_state: also return S_T.
+        layout: "BHTD" (default) or "BTHD".
         backend: "torch" (the PyTorch path, the reference), "triton" (the state recurrence as one Triton
             kernel, forward and backward, CUDA tensors; its products are exact fp32 for Dk <= 64 and
             split-TF32 "tf32x3" above, chosen by measurement: `suite.fastweights._triton`) or "auto"
             (Triton on CUDA tensors when it imports, else PyTorch;
             `suite.fastweights.delta.AUTO_TRITON_ON_CUDA = False` turns that off).
-    Returns:
-        (o, S_T or None): o in q's layout with Dv features, S_T [B, H, Dk, Dv], in the input dtype.
-    Raises ValueError/TypeError for bad shapes, dtypes, devices, non-finite values, beta outside [0, 2]
-    (value checks switch off with `suite.set_validation(False)`); warns when some beta ||k||^2 > 2.
 
-    >>> q = k = torch.eye(2).expand(1, 1, 2, 2); v = torch.tensor([[[[1.0], [2.0]]]])
-    >>> delta_rule(q, k, v, torch.ones(1, 1, 2), scale=1.0)[0].flatten().tolist()
-    [1.0, 2.0]
+    Returns:
+        (o, S_T or None): o [B, H, T, Dv] (in the input layout), S_T [B, H, Dk, Dv], both in the promoted
+        input dtype.
+
+    Raises:
+        TypeError: a non-tensor or non-real-floating argument, `scale` a bool.
+        ValueError: a bad layout, shapes that do not match (q vs k, v, beta, initial_state), T = 0,
+            Dk or Dv = 0, tensors on different devices, chunk_size not a positive integer; while validation
+            is on (`suite.set_validation`): NaN/Inf, beta outside [0, 2].
+
+    Warns:
+        RuntimeWarning: some beta_t ||k_t||^2 > 2, where the transition I - beta k k^T is expansive and the
+            state can grow without bound (normalise the keys: `l2_normalize` or `sum_normalize`).
+
+    Example:
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> q, v = torch.randn(1, 2, 5, 4, generator=gen), torch.randn(1, 2, 5, 3, generator=gen)
+        >>> k = torch.nn.functional.normalize(torch.randn(1, 2, 5, 4, generator=gen), dim=-1)  # unit keys
+        >>> beta = torch.rand(1, 2, 5, generator=gen)
+        >>> o, S = delta_rule(q, k, v, beta, output_final_state=True)  # [B, H, T, D]
+        >>> o.shape, S.shape
+        (torch.Size([1, 2, 5, 3]), torch.Size([1, 2, 4, 3]))
+        >>> t = lambda x: x.transpose(1, 2)  # fla's [B, T, H, D]: say so with layout="BTHD"
+        >>> o2, _ = delta_rule(t(q), t(k), t(v), t(beta), layout="BTHD")
+        >>> torch.allclose(t(o2), o, atol=1e-6)
+        True
     """
     _check_chunk_size(chunk_size)
     rec = _recurrence(backend, q.device if isinstance(q, torch.Tensor) else torch.device("cpu"))
@@ -275,15 +301,54 @@ def delta_rule(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=None, 
 
 def delta_rule_recurrent(q, k, v, beta, *, scale=None, chunk_size=64, initial_state=None,
                          output_final_state=False, layout="BHTD"):
-    """The delta rule one step at a time (the reference; `chunk_size` is accepted and ignored).
+    """The delta rule one step at a time (the reference of `delta_rule`; Schlag, Irie, Schmidhuber 2021, eq. 8).
 
     S_t = S_{t-1} + beta_t k_t (v_t - S_{t-1}^T k_t)^T,  o_t = scale * S_t^T q_t. Same arguments, layouts
-    (layout="BTHD" for flash-linear-attention's [B, T, H, D], otherwise silently read as [B, H, T, D])
-    and checks as `delta_rule`; accumulates in float32 for bf16/fp16. Returns `(o, S_T or None)`.
+    and checks as `delta_rule`; accumulates in float32 for bf16/fp16.
 
-    >>> q = k = torch.eye(2).expand(1, 1, 2, 2); v = torch.tensor([[[[1.0], [2.0]]]])
-    >>> delta_rule_recurrent(q, k, v, torch.ones(1, 1, 2), scale=1.0)[0].flatten().tolist()
-    [1.0, 2.0]
+    Warning:
+        Layout. The default layout="BHTD" reads q, k as [B, H, T, Dk], v as [B, H, T, Dv] and beta as
+        [B, H, T]. flash-linear-attention's tensors are [B, T, H, D]: pass layout="BTHD" for them. Without
+        it they are silently taken as [B, H, T, D] (T and H swapped: a valid but different computation).
+
+    Args:
+        q: [B, H, T, Dk] queries ([B, T, H, Dk] with layout="BTHD"), real floating (bf16/fp16 accumulate
+            in float32, float64 stays float64).
+        k: keys, q's shape; should be normalised (||k|| = 1 with beta in [0, 2] is stable).
+        v: [B, H, T, Dv] values ([B, T, H, Dv]).
+        beta: [B, H, T] step sizes ([B, T, H]), in [0, 2].
+        scale: output scale; None means Dk ** -0.5.
+        chunk_size: steps per chunk (any positive integer; T need not be a multiple). Accepted and ignored here.
+        initial_state: S_0 [B, H, Dk, Dv] (in either layout) or None (zeros).
+        output_final_state: also return S_T.
+        layout: "BHTD" (default) or "BTHD".
+
+    Returns:
+        (o, S_T or None): o [B, H, T, Dv] (in the input layout), S_T [B, H, Dk, Dv], both in the promoted
+        input dtype.
+
+    Raises:
+        TypeError: a non-tensor or non-real-floating argument, `scale` a bool.
+        ValueError: a bad layout, shapes that do not match (q vs k, v, beta, initial_state), T = 0,
+            Dk or Dv = 0, tensors on different devices, chunk_size not a positive integer; while validation
+            is on (`suite.set_validation`): NaN/Inf, beta outside [0, 2].
+
+    Warns:
+        RuntimeWarning: some beta_t ||k_t||^2 > 2, where the transition I - beta k k^T is expansive and the
+            state can grow without bound (normalise the keys: `l2_normalize` or `sum_normalize`).
+
+    Example:
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> q, v = torch.randn(1, 2, 5, 4, generator=gen), torch.randn(1, 2, 5, 3, generator=gen)
+        >>> k = torch.nn.functional.normalize(torch.randn(1, 2, 5, 4, generator=gen), dim=-1)  # unit keys
+        >>> beta = torch.rand(1, 2, 5, generator=gen)
+        >>> o, S = delta_rule_recurrent(q, k, v, beta, output_final_state=True)  # [B, H, T, D]
+        >>> o.shape, S.shape
+        (torch.Size([1, 2, 5, 3]), torch.Size([1, 2, 4, 3]))
+        >>> t = lambda x: x.transpose(1, 2)  # fla's [B, T, H, D]: say so with layout="BTHD"
+        >>> o2, _ = delta_rule_recurrent(t(q), t(k), t(v), t(beta), layout="BTHD")
+        >>> torch.allclose(t(o2), o, atol=1e-6)
+        True
     """
     _check_chunk_size(chunk_size)
     return _run(_recurrent_forward, q, k, v, beta, None, scale=scale, initial_state=initial_state,
@@ -299,18 +364,58 @@ def gated_delta_rule(q, k, v, beta, g, *, scale=None, chunk_size=64, initial_sta
     UT transform (A_ij = beta_i exp(c_i - c_j) k_i.k_j, c the in-chunk cumulative sum of g) and computed
     from differences of c, so no exp(-c) can overflow however strong the decay.
 
-    **Argument order.** `g` (log decay, <= 0) comes after `beta` here, as in `delta_rule`;
+    Argument order: `g` (log decay, <= 0) comes after `beta` here, as in `delta_rule`;
     flash-linear-attention's `chunk_gated_delta_rule(q, k, v, g, beta)` has them the other way round. A
-    swapped call is refused (beta must lie in [0, 2], g must be <= 0). **Layout** as in `delta_rule`:
-    layout="BTHD" for fla's [B, T, H, D] tensors, otherwise they are silently read as [B, H, T, D].
+    swapped call is refused while validating (beta must lie in [0, 2], g must be <= 0).
 
-    Args: as `delta_rule`, plus g [B, H, T] (or [B, T, H] for "BTHD"), g <= 0 (e.g. logsigmoid(.)).
-    Returns: (o, S_T or None) as `delta_rule`.
+    Warning:
+        Layout. The default layout="BHTD" reads q, k as [B, H, T, Dk], v as [B, H, T, Dv] and beta, g as
+        [B, H, T]. flash-linear-attention's tensors are [B, T, H, D]: pass layout="BTHD" for them. Without
+        it they are silently taken as [B, H, T, D] (T and H swapped: a valid but different computation).
 
-    >>> q = k = torch.eye(2).expand(1, 1, 2, 2); v = torch.tensor([[[[1.0], [2.0]]]])
-    >>> g = torch.log(torch.tensor([[[1.0, 0.5]]]))
-    >>> gated_delta_rule(q, k, v, torch.ones(1, 1, 2), g, scale=1.0)[0].flatten().tolist()
-    [1.0, 2.0]
+    Args:
+        q: [B, H, T, Dk] queries ([B, T, H, Dk] with layout="BTHD"), real floating (bf16/fp16 accumulate
+            in float32, float64 stays float64).
+        k: keys, q's shape; should be normalised (||k|| = 1 with beta in [0, 2] is stable).
+        v: [B, H, T, Dv] values ([B, T, H, Dv]).
+        beta: [B, H, T] step sizes ([B, T, H]), in [0, 2].
+        g: [B, H, T] log decays ([B, T, H]), g <= 0 (e.g. logsigmoid(.)); alpha_t = exp(g_t).
+        scale: output scale; None means Dk ** -0.5.
+        chunk_size: steps per chunk (any positive integer; T need not be a multiple).
+        initial_state: S_0 [B, H, Dk, Dv] (in either layout) or None (zeros).
+        output_final_state: also return S_T.
+        layout: "BHTD" (default) or "BTHD".
+        backend: "torch" (the PyTorch path, the reference), "triton" (the state recurrence as one Triton
+            kernel, forward and backward; CUDA tensors) or "auto" (Triton on CUDA tensors when it imports,
+            else PyTorch; `suite.fastweights.delta.AUTO_TRITON_ON_CUDA = False` turns that off).
+
+    Returns:
+        (o, S_T or None): o [B, H, T, Dv] (in the input layout), S_T [B, H, Dk, Dv], both in the promoted
+        input dtype.
+
+    Raises:
+        TypeError: a non-tensor or non-real-floating argument, `scale` a bool.
+        ValueError: a bad layout, shapes that do not match (q vs k, v, beta, g, initial_state), T = 0,
+            Dk or Dv = 0, tensors on different devices, chunk_size not a positive integer; while validation
+            is on (`suite.set_validation`): NaN/Inf, beta outside [0, 2], g > 0.
+
+    Warns:
+        RuntimeWarning: some beta_t ||k_t||^2 > 2, where the transition I - beta k k^T is expansive and the
+            state can grow without bound (normalise the keys: `l2_normalize` or `sum_normalize`).
+
+    Example:
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> q, v = torch.randn(1, 2, 5, 4, generator=gen), torch.randn(1, 2, 5, 3, generator=gen)
+        >>> k = torch.nn.functional.normalize(torch.randn(1, 2, 5, 4, generator=gen), dim=-1)  # unit keys
+        >>> beta = torch.rand(1, 2, 5, generator=gen)
+        >>> g = torch.nn.functional.logsigmoid(torch.randn(1, 2, 5, generator=gen))
+        >>> o, S = gated_delta_rule(q, k, v, beta, g, output_final_state=True)  # [B, H, T, D]
+        >>> o.shape, S.shape
+        (torch.Size([1, 2, 5, 3]), torch.Size([1, 2, 4, 3]))
+        >>> t = lambda x: x.transpose(1, 2)  # fla's [B, T, H, D]: say so with layout="BTHD"
+        >>> o2, _ = gated_delta_rule(t(q), t(k), t(v), t(beta), t(g), layout="BTHD")
+        >>> torch.allclose(t(o2), o, atol=1e-6)
+        True
     """
     _check_chunk_size(chunk_size)
     rec = _recurrence(backend, q.device if isinstance(q, torch.Tensor) else torch.device("cpu"))
@@ -322,15 +427,57 @@ def gated_delta_rule(q, k, v, beta, g, *, scale=None, chunk_size=64, initial_sta
 
 def gated_delta_rule_recurrent(q, k, v, beta, g, *, scale=None, chunk_size=64, initial_state=None,
                                output_final_state=False, layout="BHTD"):
-    """The gated delta rule one step at a time (the reference of `gated_delta_rule`; `chunk_size` ignored).
+    """The gated delta rule one step at a time (the reference of `gated_delta_rule`; Yang, Kautz, Hatamizadeh 2025).
 
-    S_t = alpha_t (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T with alpha_t = exp(g_t); same
-    arguments, argument order (g after beta), layouts and checks as `gated_delta_rule`.
+    S_t = alpha_t (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T with alpha_t = exp(g_t),
+    o_t = scale * S_t^T q_t; same arguments, argument order (g after beta), layouts and checks as
+    `gated_delta_rule`.
 
-    >>> q = k = torch.eye(2).expand(1, 1, 2, 2); v = torch.tensor([[[[1.0], [2.0]]]])
-    >>> g = torch.zeros(1, 1, 2)
-    >>> gated_delta_rule_recurrent(q, k, v, torch.ones(1, 1, 2), g, scale=1.0)[0].flatten().tolist()
-    [1.0, 2.0]
+    Warning:
+        Layout. The default layout="BHTD" reads q, k as [B, H, T, Dk], v as [B, H, T, Dv] and beta, g as
+        [B, H, T]. flash-linear-attention's tensors are [B, T, H, D]: pass layout="BTHD" for them. Without
+        it they are silently taken as [B, H, T, D] (T and H swapped: a valid but different computation).
+
+    Args:
+        q: [B, H, T, Dk] queries ([B, T, H, Dk] with layout="BTHD"), real floating (bf16/fp16 accumulate
+            in float32, float64 stays float64).
+        k: keys, q's shape; should be normalised (||k|| = 1 with beta in [0, 2] is stable).
+        v: [B, H, T, Dv] values ([B, T, H, Dv]).
+        beta: [B, H, T] step sizes ([B, T, H]), in [0, 2].
+        g: [B, H, T] log decays ([B, T, H]), g <= 0 (e.g. logsigmoid(.)); alpha_t = exp(g_t).
+        scale: output scale; None means Dk ** -0.5.
+        chunk_size: steps per chunk (any positive integer; T need not be a multiple). Accepted and ignored here.
+        initial_state: S_0 [B, H, Dk, Dv] (in either layout) or None (zeros).
+        output_final_state: also return S_T.
+        layout: "BHTD" (default) or "BTHD".
+
+    Returns:
+        (o, S_T or None): o [B, H, T, Dv] (in the input layout), S_T [B, H, Dk, Dv], both in the promoted
+        input dtype.
+
+    Raises:
+        TypeError: a non-tensor or non-real-floating argument, `scale` a bool.
+        ValueError: a bad layout, shapes that do not match (q vs k, v, beta, g, initial_state), T = 0,
+            Dk or Dv = 0, tensors on different devices, chunk_size not a positive integer; while validation
+            is on (`suite.set_validation`): NaN/Inf, beta outside [0, 2], g > 0.
+
+    Warns:
+        RuntimeWarning: some beta_t ||k_t||^2 > 2, where the transition I - beta k k^T is expansive and the
+            state can grow without bound (normalise the keys: `l2_normalize` or `sum_normalize`).
+
+    Example:
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> q, v = torch.randn(1, 2, 5, 4, generator=gen), torch.randn(1, 2, 5, 3, generator=gen)
+        >>> k = torch.nn.functional.normalize(torch.randn(1, 2, 5, 4, generator=gen), dim=-1)  # unit keys
+        >>> beta = torch.rand(1, 2, 5, generator=gen)
+        >>> g = torch.nn.functional.logsigmoid(torch.randn(1, 2, 5, generator=gen))
+        >>> o, S = gated_delta_rule_recurrent(q, k, v, beta, g, output_final_state=True)  # [B, H, T, D]
+        >>> o.shape, S.shape
+        (torch.Size([1, 2, 5, 3]), torch.Size([1, 2, 4, 3]))
+        >>> t = lambda x: x.transpose(1, 2)  # fla's [B, T, H, D]: say so with layout="BTHD"
+        >>> o2, _ = gated_delta_rule_recurrent(t(q), t(k), t(v), t(beta), t(g), layout="BTHD")
+        >>> torch.allclose(t(o2), o, atol=1e-6)
+        True
     """
     _check_chunk_size(chunk_size)
     return _run(_recurrent_forward, q, k, v, beta, g, scale=scale, initial_state=initial_state,

@@ -22,27 +22,47 @@ def _check_features_input(x) -> None:
 
 
 def elu_plus_one(x: torch.Tensor) -> torch.Tensor:
-    """phi(x) = elu(x) + 1 > 0 (Katharopoulos et al. 2020, "Transformers are RNNs", eq. 7).
+    """phi(x) = elu(x) + 1 > 0, the linear-attention feature map (Katharopoulos et al. 2020, eq. 7).
 
-    Args: x [..., d] real. Returns [..., d], positive.
+    Katharopoulos, Vyas, Pappas, Fleuret, "Transformers are RNNs", ICML 2020.
 
-    >>> elu_plus_one(torch.tensor([-1e3, 0.0, 2.0])).tolist()
-    [0.0, 1.0, 3.0]
+    Args:
+        x: [..., d] real floating tensor.
+
+    Returns:
+        [..., d] tensor of x's dtype, positive (0 only where exp underflows).
+
+    Raises:
+        TypeError: x not a real floating tensor.  ValueError: NaN/Inf while validation is on.
+
+    Example:
+        >>> elu_plus_one(torch.tensor([-1e3, 0.0, 2.0])).tolist()
+        [0.0, 1.0, 3.0]
     """
     _check_features_input(x)
     return F.elu(x) + 1.0
 
 
 def dpfp(x: torch.Tensor, nu: int = 1) -> torch.Tensor:
-    """Deterministic parameter-free projection (Schlag et al. 2021, sec. 5.4), output dim `2 nu d`.
+    """Deterministic parameter-free projection DPFP_nu (Schlag, Irie, Schmidhuber 2021, sec. 5.4), output dim `2 nu d`.
 
     x' = [relu(x), relu(-x)] in R^{2d};  phi(x) = concat_{j=1..nu} x' * roll(x', j)  (elementwise).
     Non-negative, and sparse: about a quarter of the entries of each block are non-zero.
 
-    Args: x [..., d] real; nu in [1, 2d - 1]. Returns [..., 2 nu d], non-negative.
+    Args:
+        x: [..., d] real floating tensor.
+        nu: number of rolled products, an integer in [1, 2d - 1].
 
-    >>> dpfp(torch.tensor([1.0, -2.0])).tolist()  # x' = [1, 0, 0, 2], roll(x', 1) = [2, 1, 0, 0]
-    [2.0, 0.0, 0.0, 0.0]
+    Returns:
+        [..., 2 nu d] non-negative tensor of x's dtype.
+
+    Raises:
+        TypeError: x not a real floating tensor.  ValueError: nu not a positive integer, or nu >= 2d;
+            NaN/Inf while validation is on.
+
+    Example:
+        >>> dpfp(torch.tensor([1.0, -2.0])).tolist()  # x' = [1, 0, 0, 2], roll(x', 1) = [2, 1, 0, 0]
+        [2.0, 0.0, 0.0, 0.0]
     """
     _check_features_input(x)
     if isinstance(nu, bool) or not isinstance(nu, int) or nu < 1:
@@ -80,18 +100,29 @@ def _divide_or_zero(y: torch.Tensor, denom: torch.Tensor) -> torch.Tensor:
 
 
 def l2_normalize(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """x / ||x||_2 along `dim` (DeltaNet, Yang et al. 2024, sec. 3), exact at every scale; zero stays zero.
+    """x / ||x||_2 along `dim` (DeltaNet's key normalisation, Yang et al. 2024, arXiv 2406.06484, sec. 3).
 
-    Computed as y / ||y||_2 with y = x * 2^-e, 2^e ~ max|x| (the rescaling of `hypot`, by an exact power
-    of two), so norms of 1e-30 or 1e30 in float32 (whose squares under- or overflow) are normalised as
-    accurately as norms near 1, and near 1 the result is bit for bit x / ||x||_2.
-    Finiteness is checked when validation is on (`suite.set_validation`).
+    Exact at every scale; zero stays zero. Computed as y / ||y||_2 with y = x * 2^-e, 2^e ~ max|x| (the
+    rescaling of `hypot`, by an exact power of two), so norms of 1e-30 or 1e30 in float32 (whose squares
+    under- or overflow) are normalised as accurately as norms near 1, and near 1 the result is bit for bit
+    x / ||x||_2.
 
-    Args: x [..., d, ...] real; dim the normalised axis. Returns x's shape and dtype, unit rows (or zero).
+    Args:
+        x: [..., d, ...] real floating tensor.
+        dim: the normalised axis (default -1).
 
-    >>> x = torch.tensor([3.0, 4.0])
-    >>> torch.equal(l2_normalize(x * 2.0**100), l2_normalize(x))  # (3 * 2^100)^2 overflows float32
-    True
+    Returns:
+        x's shape and dtype, unit vectors along `dim` (zero vectors stay zero).
+
+    Raises:
+        TypeError: x not a real floating tensor.  ValueError: NaN/Inf while validation is on.
+
+    Example:
+        >>> x = torch.tensor([3.0, 4.0])
+        >>> l2_normalize(x)
+        tensor([0.6000, 0.8000])
+        >>> torch.equal(l2_normalize(x * 2.0**100), l2_normalize(x))  # (3 * 2^100)^2 overflows float32
+        True
     """
     _check_features_input(x)
     _check_dim(x, dim)
@@ -100,18 +131,28 @@ def l2_normalize(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
 
 def sum_normalize(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """x / sum(x) along `dim` for non-negative x (Schlag et al. 2021, sec. 4.2); zero stays zero.
+    """x / sum(x) along `dim` for non-negative x (Schlag, Irie, Schmidhuber 2021, sec. 4.2); zero stays zero.
 
     The result lies on the simplex, so ||x||_2 <= 1 and `beta in [0, 2]` is stable. Computed as
-    y / sum|y| with y = x * 2^-e, 2^e ~ max|x| (exact): no overflow of the sum at 1e38, no loss at 1e-40, never Inf. Signed
-    input is outside the domain (x / sum(x) is unbounded there): with validation on
+    y / sum|y| with y = x * 2^-e, 2^e ~ max|x| (exact): no overflow of the sum at 1e38, no loss at 1e-40,
+    never Inf. Signed input is outside the domain (x / sum(x) is unbounded there): with validation on
     (`suite.set_validation`) it raises ValueError; with validation off the denominator is the L1 norm,
     which equals sum(x) on the domain and keeps every row in the unit L1 ball elsewhere.
 
-    Args: x [..., d, ...] real, >= 0; dim the summed axis. Returns x's shape and dtype, rows summing to 1.
+    Args:
+        x: [..., d, ...] real floating tensor, >= 0 (a positive feature map such as `elu_plus_one`).
+        dim: the summed axis (default -1).
 
-    >>> sum_normalize(torch.tensor([1.0, 3.0])).tolist()
-    [0.25, 0.75]
+    Returns:
+        x's shape and dtype, rows summing to 1 (zero rows stay zero).
+
+    Raises:
+        TypeError: x not a real floating tensor.
+        ValueError: negative entries or NaN/Inf while validation is on.
+
+    Example:
+        >>> sum_normalize(torch.tensor([1.0, 3.0])).tolist()
+        [0.25, 0.75]
     """
     _check_features_input(x)
     _check_dim(x, dim)

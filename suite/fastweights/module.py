@@ -19,7 +19,7 @@ _FEATURES = {
 
 
 class DeltaRuleFastWeights(nn.Module):
-    """Delta-rule fast-weight layer (Schlag et al. 2021 sec. 4; DeltaNet normalisation, Yang et al. 2024).
+    """Delta-rule fast-weight layer (Schlag, Irie, Schmidhuber 2021, sec. 4; DeltaNet normalisation, Yang et al. 2024).
 
     The forward pass is exactly this composition (heads(z) = z.view(B, T, H, d_head), layout "BTHD"):
 
@@ -33,13 +33,24 @@ class DeltaRuleFastWeights(nn.Module):
     ||k|| = 1 and beta in (0, 1) keep every step contractive; `l2_normalize` is exact at every scale, so
     inputs of any finite magnitude give finite outputs.
 
-    Args: d_model, n_heads, d_head positive integers; feature; chunk_size; bias of the projections.
-    forward(x [B, T, d_model], initial_state [B, H, d_k, d_head] or None) -> (y [B, T, d_model], S_T).
+    Args:
+        d_model: model width (int >= 1).  n_heads: heads H (int >= 1).  d_head: per-head width (int >= 1).
+        feature: "identity" (default), "elu" or "dpfp" (then d_k = 2 d_head).
+        chunk_size: the chunk of `delta_rule` (int >= 1).  bias: bias in the q/k/v/out projections.
 
-    >>> m = DeltaRuleFastWeights(8, 2, 4)
-    >>> y, S = m(torch.randn(3, 5, 8))
-    >>> tuple(y.shape), tuple(S.shape)
-    ((3, 5, 8), (3, 2, 4, 4))
+    Shapes:
+        forward(x [B, T, d_model], initial_state [B, H, d_k, d_head] or None)
+        -> (y [B, T, d_model], S_T [B, H, d_k, d_head]).
+
+    Raises:
+        ValueError: a size not a positive integer, an unknown `feature`, x not [B, T, d_model].
+        TypeError: `bias` not a bool, x not a real floating tensor.
+
+    Example:
+        >>> m = DeltaRuleFastWeights(8, 2, 4)
+        >>> y, S = m(torch.randn(3, 5, 8))
+        >>> tuple(y.shape), tuple(S.shape)
+        ((3, 5, 8), (3, 2, 4, 4))
     """
 
     def __init__(self, d_model: int, n_heads: int, d_head: int, *, feature: str = "identity",

@@ -1,5 +1,6 @@
 """Hyperbolic embeddings done so they stay accurate in float32 and on the manifold (research report sec. 3,
-with the literature's corrections in ANCHORS.md). Built on geoopt (`geoopt.Lorentz`, `ManifoldParameter`,
+with the literature's corrections: Mishne et al., ICML 2023, "The Numerical Stability of Hyperbolic
+Representation Learning"). Built on geoopt (`geoopt.Lorentz`, `ManifoldParameter`,
 `RiemannianAdam`); curvature -1/k with k = 1 by default. Naive twins live in `baselines.hyperbolic`.
 """
 

@@ -89,7 +89,24 @@ def _check_values(t: torch.Tensor, name: str) -> None:
 
 
 def minkowski_inner(x: torch.Tensor, y: torch.Tensor, *, keepdim: bool = False) -> torch.Tensor:
-    """<x, y>_L = -x_0 y_0 + sum_{i>=1} x_i y_i over the last dimension (x, y: [..., n+1], broadcastable)."""
+    """Minkowski inner product <x, y>_L = -x_0 y_0 + sum_{i>=1} x_i y_i over the last dimension (Nickel & Kiela 2018).
+
+    Nickel and Kiela, "Learning Continuous Hierarchies in the Lorentz Model of Hyperbolic Geometry", ICML 2018.
+
+    Args:
+        x, y: [..., n+1] real floating tensors, broadcastable.
+        keepdim: keep the reduced last dimension (size 1).
+
+    Returns:
+        [...] (or [..., 1]) tensor of the promoted dtype.
+
+    Raises:
+        TypeError: a non-real-floating argument.  ValueError: different last dimensions.
+
+    Example:
+        >>> minkowski_inner(torch.tensor([1.0, 0.0, 0.0]), torch.tensor([2.0, 1.0, 3.0]))
+        tensor(-2.)
+    """
     _check_pair(x, y, "x", "y")
     _check_values(x, "x")
     _check_values(y, "y")
@@ -99,7 +116,22 @@ def minkowski_inner(x: torch.Tensor, y: torch.Tensor, *, keepdim: bool = False) 
 
 
 def lorentz_residual(x: torch.Tensor, k: float = 1.0) -> torch.Tensor:
-    """On-manifold residual |<x, x>_L + k| / k (0 for an exact point of the hyperboloid)."""
+    """On-manifold residual |<x, x>_L + k| / k (0 for an exact point of the hyperboloid <x, x>_L = -k).
+
+    Args:
+        x: [..., n+1] real floating tensor.
+        k: curvature parameter (curvature -1/k), a finite positive number (default 1).
+
+    Returns:
+        [...] non-negative tensor of x's dtype.
+
+    Raises:
+        TypeError: x not real floating.  ValueError: k not a finite positive number.
+
+    Example:
+        >>> lorentz_residual(torch.tensor([[1.0, 0.0], [2.0, 1.0]]))  # the origin, and a point off the manifold
+        tensor([0., 2.])
+    """
     k = _k(k)
     _check_pair(x, x, "x", "x", min_last=2)
     _check_values(x, "x")
@@ -337,7 +369,7 @@ def _pointwise(a, b, from_terms, k: float):
 
 
 def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
-    """Geodesic distance on the hyperboloid, accurate on every pair:
+    """Geodesic distance on the hyperboloid, accurate on every pair (Mishne et al., ICML 2023, sec. 4, corrected).
 
         sinh^2(d/2) = sinh^2((r1 - r2)/2) + sinh(r1) sinh(r2) sin^2(theta/2)      (curvature -1),
 
@@ -357,9 +389,22 @@ def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check:
         x, y: [..., n+1] points with <x, x>_L = -k, broadcastable; checked to relative tolerance
             ON_MANIFOLD_RTOL when `check` and validation is on (`suite.set_validation`);
             `lorentz_project` is the documented way to bring points back onto the hyperboloid.
-        k: curvature parameter (curvature -1/k), > 0.
+        k: curvature parameter (curvature -1/k), a finite positive number (default 1).
+        check: run the on-manifold check (while validation is on).
+
     Returns:
         [...] distances in the result dtype of x and y.
+
+    Raises:
+        TypeError: a non-real-floating argument.
+        ValueError: different last dimensions, k not a finite positive number; while validating, NaN/Inf or a point off
+            the
+            hyperboloid (named, with its residual).
+
+    Example:
+        >>> x, y = lorentz_expmap0(torch.tensor([0.0, 0.0])), lorentz_expmap0(torch.tensor([2.0, 0.0]))
+        >>> round(float(lorentz_distance(x, y)), 4)
+        2.0
     """
     k = _k(k)
     _check_pair(x, y, "x", "y", min_last=2)
@@ -393,21 +438,22 @@ def _finite_output(out, v, w, nv: str, nw: str) -> None:
 
 
 def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.Tensor:
-    """Distance between exp_0(v) and exp_0(w) for tangent vectors v, w in R^n at the origin
-    (|v| is the distance of exp_0(v) from the origin), evaluated in the log domain.
+    """Distance between exp_0(v) and exp_0(w) for tangent vectors at the origin, in the log domain (Mishne et al. 2023).
 
-    Formula (curvature -1; for k != 1 distances scale by sqrt(k)): with r_i = |v_i| and theta the angle
-    between v and w, sinh^2(d/2) = sinh^2((r1 - r2)/2) + sinh(r1) sinh(r2) sin^2(theta/2), a sum of
-    non-negative terms (the polar law of cosines cosh d = cosh(r1 - r2) + 2 sinh r1 sinh r2 sin^2(theta/2)
-    minus 1). cosh(r) is never formed: log sinh(d/2) is assembled from logs (`_log_sinh_half_sq`) and
-    d = 2 asinh(exp(.)) is evaluated without overflow. Two quantities are computed without cancellation:
+    |v| is the distance of exp_0(v) from the origin. Formula (curvature -1; for k != 1 distances scale by
+    sqrt(k)): with r_i = |v_i| and theta the angle between v and w,
+    sinh^2(d/2) = sinh^2((r1 - r2)/2) + sinh(r1) sinh(r2) sin^2(theta/2), a sum of non-negative terms (the
+    polar law of cosines cosh d = cosh(r1 - r2) + 2 sinh r1 sinh r2 sin^2(theta/2) minus 1). cosh(r) is never
+    formed: log sinh(d/2) is assembled from logs (`_log_sinh_half_sq`) and d = 2 asinh(exp(.)) is evaluated
+    without overflow. Two quantities are computed without cancellation:
       r1 - r2 = (v - w).(v + w) / (r1 + r2)                     (not |v| - |w|),
       v/r1 - w/r2 = (v - w)/r1 - w ((v - w).(v + w)) / (r1 r2 (r1 + r2)),  sin(theta/2) = |.|/2,
     so their error scales with |v - w|, not with the radius; directions equal to ~1e-8 (common rays)
     take sin^2(theta) from the exact 2x2 minors instead (`_small_angle_sq`). Everything runs in float64
     (float32 products are exact there): at radius 50 the angular term is multiplied by sinh(r1) sinh(r2)
-    ~ e^100, which float32 directions cannot resolve. This is Mishne et al.'s (ICML 2023) Euclidean
-    parametrisation with the distance computed in the log domain (beyond the research report).
+    ~ e^100, which float32 directions cannot resolve. This is the Euclidean (tangent) parametrisation of
+    Mishne et al., "The Numerical Stability of Hyperbolic Representation Learning", ICML 2023, with the
+    distance computed in the log domain (beyond the research report).
 
     Accuracy (tested against mpmath on the exact float inputs, no carve-out): float32 relative error
     < 1e-5 to radius 50, common rays and nearly radial pairs included; float64 inputs 1e-9 to radius 30
@@ -415,9 +461,19 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
 
     Args:
         v, w: [..., n] tangent vectors, broadcastable.
-        k: curvature parameter (curvature -1/k), > 0.
+        k: curvature parameter (curvature -1/k), a finite positive number (default 1).
+
     Returns:
         [...] distances in the result dtype of v and w.
+
+    Raises:
+        TypeError: a non-real-floating argument.
+        ValueError: different last dimensions, k not a finite positive number; NaN/Inf while validation is on.
+
+    Example:
+        >>> v, w = torch.tensor([50.0, 0.0]), torch.tensor([50.1, 0.0])  # cosh(50) ~ 3e21: no cancellation
+        >>> round(float(tangent_distance(v, w)), 4)
+        0.1
     """
     k = _k(k)
     _check_pair(v, w, "v", "w")
@@ -431,11 +487,30 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
 
 
 def lorentz_expmap0(v: torch.Tensor, k: float = 1.0) -> torch.Tensor:
-    """exp_0: tangent vector v in R^n at the origin -> point (sqrt(k) cosh(r/sqrt k), sqrt(k) sinh(r/sqrt k) v/r)
-    of the hyperboloid, r = |v|. sinh(r)/r is evaluated stably near r = 0; x_0 is then recomputed as
-    sqrt(k + |x_s|^2) so that the point is on the hyperboloid to rounding (scaled, so the squares cannot
-    overflow). ValueError when the point is not representable in v's dtype: x_0 = sqrt(k) cosh(|v|/sqrt k)
-    exceeds the largest float from |v| ~ sqrt(k) log(2 max / sqrt k) (about 89 for float32, k = 1)."""
+    """exp_0: tangent vector v in R^n at the origin -> point of the hyperboloid (Nickel & Kiela 2018, eq. 9).
+
+    x = (sqrt(k) cosh(r/sqrt k), sqrt(k) sinh(r/sqrt k) v/r), r = |v|. sinh(r)/r is evaluated stably near
+    r = 0; x_0 is then recomputed as sqrt(k + |x_s|^2) so that the point is on the hyperboloid to rounding
+    (scaled, so the squares cannot overflow).
+
+    Args:
+        v: [..., n] real floating tangent vectors.
+        k: curvature parameter (curvature -1/k), a finite positive number (default 1).
+
+    Returns:
+        [..., n+1] points of the hyperboloid, v's dtype.
+
+    Raises:
+        TypeError: v not real floating.
+        ValueError: k not a finite positive number; NaN/Inf while validating; a point not representable in v's
+            dtype: x_0 = sqrt(k) cosh(|v|/sqrt k) exceeds the largest float from |v| ~ sqrt(k) log(2 max / sqrt k)
+            (about 89 for float32, k = 1).
+
+    Example:
+        >>> lorentz_expmap0(torch.tensor([[0.0, 0.0], [1.0, 0.0]]))
+        tensor([[1.0000, 0.0000, 0.0000],
+                [1.5431, 1.1752, 0.0000]])
+    """
     k = _k(k)
     _check_pair(v, v, "v", "v")
     _check_values(v, "v")
@@ -456,15 +531,29 @@ def lorentz_expmap0(v: torch.Tensor, k: float = 1.0) -> torch.Tensor:
 
 
 def lorentz_logmap0(x: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
-    """log_0: point of the hyperboloid -> tangent vector at the origin, r = sqrt(k) asinh(|x_s| / sqrt k)
-    (asinh of the spatial norm, not arcosh(x_0 / sqrt k): x_0 = sqrt(k) (1 + r^2 / 2k + ...) rounds to
-    sqrt(k) near the origin, so arcosh returns 0 for every r below ~3e-4 in float32). The norm is taken
-    in float64, where squares of float32 coordinates cannot overflow (|x_s| reaches 8e37 at radius 88).
+    """log_0: point of the hyperboloid -> tangent vector at the origin (the inverse of `lorentz_expmap0`).
+
+    r = sqrt(k) asinh(|x_s| / sqrt k) (asinh of the spatial norm, not arcosh(x_0 / sqrt k): x_0 =
+    sqrt(k) (1 + r^2 / 2k + ...) rounds to sqrt(k) near the origin, so arcosh returns 0 for every r below
+    ~3e-4 in float32). The norm is taken in float64, where squares of float32 coordinates cannot overflow
+    (|x_s| reaches 8e37 at radius 88).
 
     Args:
         x: [..., n+1] points of the hyperboloid (checked when `check` and validation is on).
+        k: curvature parameter (curvature -1/k), a finite positive number (default 1).
+        check: run the on-manifold check (while validation is on).
+
     Returns:
         [..., n] tangent vectors at the origin, x's dtype.
+
+    Raises:
+        TypeError: x not real floating.  ValueError: k not a finite positive number; while validating, NaN/Inf or a
+            point off the hyperboloid.
+
+    Example:
+        >>> v = torch.tensor([1e-5, 3.0])
+        >>> torch.allclose(lorentz_logmap0(lorentz_expmap0(v)), v)
+        True
     """
     k = _k(k)
     _check_lorentz(x, "x", k, check)
@@ -477,8 +566,24 @@ def lorentz_logmap0(x: torch.Tensor, k: float = 1.0, *, check: bool = True) -> t
 
 
 def lorentz_project(x: torch.Tensor, k: float = 1.0) -> torch.Tensor:
-    """Projection onto the hyperboloid that keeps the spatial part: x_0 <- sqrt(k + |x_s|^2)
-    (what geoopt's `Lorentz.projx` does). The documented way to bring an off-manifold point back."""
+    """Projection onto the hyperboloid that keeps the spatial part, x_0 <- sqrt(k + |x_s|^2) (geoopt `Lorentz.projx`).
+
+    The documented way to bring an off-manifold point back.
+
+    Args:
+        x: [..., n+1] real floating tensor.
+        k: curvature parameter (curvature -1/k), a finite positive number (default 1).
+
+    Returns:
+        [..., n+1] points of the hyperboloid, x's dtype.
+
+    Raises:
+        TypeError: x not real floating.  ValueError: k not a finite positive number; NaN/Inf while validation is on.
+
+    Example:
+        >>> lorentz_project(torch.tensor([5.0, 3.0, 4.0]))  # x_0 = sqrt(1 + 25)
+        tensor([5.0990, 3.0000, 4.0000])
+    """
     k = _k(k)
     _check_pair(x, x, "x", "x", min_last=2)
     _check_values(x, "x")
@@ -487,7 +592,26 @@ def lorentz_project(x: torch.Tensor, k: float = 1.0) -> torch.Tensor:
 
 
 def lorentz_to_poincare(x: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
-    """Hyperboloid -> Poincare ball of radius sqrt(k): p = sqrt(k) x_s / (x_0 + sqrt(k)) (no cancellation)."""
+    """Hyperboloid -> Poincare ball of radius sqrt(k): p = sqrt(k) x_s / (x_0 + sqrt(k)) (no cancellation).
+
+    Nickel & Kiela, ICML 2018, eq. 11.
+
+    Args:
+        x: [..., n+1] points of the hyperboloid (checked when `check` and validation is on).
+        k: curvature parameter (curvature -1/k), a finite positive number (default 1).
+        check: run the on-manifold check (while validation is on).
+
+    Returns:
+        [..., n] points of the ball, x's dtype.
+
+    Raises:
+        TypeError: x not real floating.  ValueError: k not a finite positive number; while validating, NaN/Inf or a
+            point off the hyperboloid.
+
+    Example:
+        >>> lorentz_to_poincare(lorentz_expmap0(torch.tensor([2.0, 0.0])))  # |p| = tanh(r / 2)
+        tensor([0.7616, 0.0000])
+    """
     k = _k(k)
     _check_lorentz(x, "x", k, check)
     sk = math.sqrt(k)
@@ -495,10 +619,27 @@ def lorentz_to_poincare(x: torch.Tensor, k: float = 1.0, *, check: bool = True) 
 
 
 def poincare_to_lorentz(p: torch.Tensor, k: float = 1.0) -> torch.Tensor:
-    """Poincare ball of radius sqrt(k) -> hyperboloid:
+    """Poincare ball of radius sqrt(k) -> hyperboloid (Nickel & Kiela, ICML 2018, eq. 11, inverted).
+
     x_0 = sqrt(k) (k + |p|^2) / (k - |p|^2),  x_s = 2 k p / (k - |p|^2),
     with k - |p|^2 formed as (sqrt k - |p|)(sqrt k + |p|) to keep the digits of 1 - |p| near the boundary.
-    Points on or outside the boundary raise (they are at infinite distance)."""
+
+    Args:
+        p: [..., n] points strictly inside the ball |p| < sqrt(k).
+        k: curvature parameter (curvature -1/k), a finite positive number (default 1).
+
+    Returns:
+        [..., n+1] points of the hyperboloid, p's dtype.
+
+    Raises:
+        TypeError: p not real floating.  ValueError: k not a finite positive number; points on or outside the boundary
+            (they are at infinite
+            distance); NaN/Inf while validation is on.
+
+    Example:
+        >>> poincare_to_lorentz(torch.tensor([0.5, 0.0]))
+        tensor([1.6667, 1.3333, 0.0000])
+    """
     k = _k(k)
     _check_pair(p, p, "p", "p")
     _check_values(p, "p")
@@ -531,8 +672,9 @@ def _cdist(a, b, from_terms, k: float):
 
 
 def tangent_cdist(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.Tensor:
-    """All-pairs `tangent_distance`: out[..., i, j] = tangent_distance(v[..., i, :], w[..., j, :], k), with the
-    same accuracy (per pair: the Gram form a.b from one matrix product where it resolves the angle,
+    """All-pairs `tangent_distance`: out[..., i, j] = tangent_distance(v[..., i, :], w[..., j, :], k).
+
+    The same accuracy (per pair: the Gram form a.b from one matrix product where it resolves the angle,
     the cancellation-free and exact-minor forms for nearby points and common rays), without forming
     the [..., B, C, n] differences. For contrastive losses over all pairs (geoopt's `Lorentz.cdist`
     plays this role for the arcosh form).
@@ -540,9 +682,15 @@ def tangent_cdist(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.Ten
     Args:
         v: [..., B, n] tangent vectors at the origin.
         w: [..., C, n] tangent vectors at the origin; batch dimensions broadcast with v's.
-        k: curvature parameter (curvature -1/k), > 0.
+        k: curvature parameter (curvature -1/k), a finite positive number (default 1).
+
     Returns:
         [..., B, C] distances in the result dtype of v and w.
+
+    Raises:
+        TypeError: a non-real-floating argument.
+        ValueError: fewer than 2 dimensions, different last dimensions, k not a finite positive number; NaN/Inf while
+            validating.
 
     Example:
         >>> v = torch.tensor([[0.0, 0.0], [50.0, 0.0]])
@@ -558,17 +706,26 @@ def tangent_cdist(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.Ten
 
 
 def lorentz_cdist(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
-    """All-pairs `lorentz_distance`: out[..., i, j] = lorentz_distance(x[..., i, :], y[..., j, :], k), same
-    accuracy and the same reading of the points (the spatial part decides, x_0 only passes the
+    """All-pairs `lorentz_distance`: out[..., i, j] = lorentz_distance(x[..., i, :], y[..., j, :], k).
+
+    The same accuracy and the same reading of the points (the spatial part decides, x_0 only passes the
     on-manifold check), without forming the [..., B, C, n+1] differences.
 
     Args:
         x: [..., B, n+1] points of the hyperboloid <x, x>_L = -k, x_0 > 0 (checked when `check` and
             validation is on).
         y: [..., C, n+1] points of the hyperboloid; batch dimensions broadcast with x's.
-        k: curvature parameter (curvature -1/k), > 0.
+        k: curvature parameter (curvature -1/k), a finite positive number (default 1).
+        check: run the on-manifold check (while validation is on).
+
     Returns:
         [..., B, C] distances in the result dtype of x and y.
+
+    Raises:
+        TypeError: a non-real-floating argument.
+        ValueError: fewer than 2 dimensions, different last dimensions, k not a finite positive number; while
+            validating,
+            NaN/Inf or a point off the hyperboloid.
 
     Example:
         >>> x = lorentz_expmap0(torch.tensor([[0.0, 0.0], [3.0, 0.0]]))

@@ -52,9 +52,28 @@ def _real(value, name: str, *, positive: bool) -> float:
 
 
 def effective_rank(z: torch.Tensor, *, center: bool = True) -> torch.Tensor:
-    """Effective rank (Roy & Vetterli 2007) of the rows of z [..., N, d]:
-    erank = exp(-sum_k p_k log p_k), p_k = sigma_k / sum_j sigma_j over the singular values of the
-    (centred) matrix. In [1, min(N, d)]; a matrix with no spread (all sigma = 0) has erank 1 by convention.
+    """Effective rank erank = exp(-sum_k p_k log p_k), p_k = sigma_k / sum_j sigma_j (Roy & Vetterli 2007).
+
+    Over the singular values sigma_k of the (centred) rows of z; the collapse measure of HyperGCL
+    (arXiv 2310.18209; research report sec. 3.2.2). In [1, min(N, d)]; a matrix with no spread (all
+    sigma = 0) has erank 1 by convention.
+
+    Args:
+        z: [..., N, d] real floating tensor (N >= 1 rows of d >= 1 features).
+        center: subtract the row mean first.
+
+    Returns:
+        [...] tensor of z's dtype.
+
+    Raises:
+        TypeError: z not real floating.
+        ValueError: fewer than 2 dimensions, N = 0 or d = 0; NaN/Inf while validation is on.
+
+    Example:
+        >>> round(float(effective_rank(torch.eye(4), center=False)), 4)  # 4 equal singular values
+        4.0
+        >>> round(float(effective_rank(torch.ones(5, 3))), 4)  # no spread after centring
+        1.0
     """
     check_real(check_tensor(z, "z"), "z", min_dim=2)
     if z.shape[-1] == 0 or z.shape[-2] == 0:
@@ -73,16 +92,38 @@ def effective_rank(z: torch.Tensor, *, center: bool = True) -> torch.Tensor:
 
 
 def isotropic_gaussian_loss(z: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
-    """Isotropic-Gaussian loss on tangent vectors at the origin (research report 3.2.2, HyperGCL):
-    squared MMD between the empirical distribution of the rows of z [..., N, n] and N(0, sigma^2 I),
+    """Isotropic-Gaussian loss on tangent vectors at the origin (research report sec. 3.2.2; HyperGCL).
+
+    HyperGCL: arXiv 2310.18209.
+
+    Squared MMD between the empirical distribution of the rows of z [..., N, n] and N(0, sigma^2 I),
     Gaussian kernel k(x, y) = exp(-|x - y|^2 / (2 l^2)) with l^2 = n sigma^2. The Gaussian side has a
     closed form, so the loss is deterministic (no samples of the target):
+
       MMD^2 = mean_ij k(z_i, z_j) - 2 mean_i (l^2/(l^2+s^2))^{n/2} exp(-|z_i|^2 / (2(l^2+s^2)))
               + (l^2/(l^2+2 s^2))^{n/2}.
+
     Map points to the tangent space first (`lorentz_logmap0`, or use tangent parameters directly).
     Scale-safe over the whole float range (as hypot): the rows are divided by their largest entry m
     before squaring and the squared distances rebuilt as (d2 / m^2) m m in float64, where an overflow
     can only mean a kernel value exp(-inf) = 0, never NaN.
+
+    Args:
+        z: [..., N, n] tangent vectors (N >= 1, n >= 1).
+        sigma: standard deviation of the target Gaussian (> 0).
+
+    Returns:
+        [...] non-negative losses, z's dtype.
+
+    Raises:
+        TypeError: z not real floating.
+        ValueError: fewer than 2 dimensions, N = 0 or n = 0, sigma not positive; NaN/Inf while validating.
+
+    Example:
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> spread, collapsed = torch.randn(64, 2, generator=gen), torch.zeros(64, 2)
+        >>> bool(isotropic_gaussian_loss(spread) < isotropic_gaussian_loss(collapsed))
+        True
     """
     check_real(check_tensor(z, "z"), "z", min_dim=2)
     if z.shape[-1] == 0 or z.shape[-2] == 0:
@@ -105,10 +146,28 @@ def isotropic_gaussian_loss(z: torch.Tensor, sigma: float = 1.0) -> torch.Tensor
 
 
 class LorentzLinear(nn.Module):
-    """Fully hyperbolic linear layer (Chen et al. 2022, "Fully Hyperbolic Neural Networks", sec. 3.1):
+    """Fully hyperbolic linear layer (Chen et al. 2022, "Fully Hyperbolic Neural Networks", ACL, sec. 3.1).
+
     x in L^n_k -> y with spatial part y_s = W x + b (W acts on all n+1 coordinates) and
     y_0 = sqrt(k + |y_s|^2), so the output is on the hyperboloid by construction (no projection, no
-    tangent-space round trip). `in_features`, `out_features` are manifold dimensions n (tensors carry n+1).
+    tangent-space round trip).
+
+    Args:
+        in_features, out_features: manifold dimensions n (tensors carry n+1 coordinates), ints >= 1.
+        bias: learn b.  k: curvature parameter (curvature -1/k), > 0.
+
+    Shapes:
+        input [..., in_features + 1] -> output [..., out_features + 1], on the hyperboloid.
+
+    Raises:
+        ValueError: bad sizes or k; input whose last dimension is not in_features + 1; NaN/Inf while
+            validating.  TypeError: input not a real floating tensor.
+
+    Example:
+        >>> layer = LorentzLinear(2, 3)
+        >>> y = layer(lorentz_expmap0(torch.tensor([[0.5, -0.2]])))
+        >>> y.shape, bool(lorentz_residual(y).max() < 1e-5)
+        (torch.Size([1, 4]), True)
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, k: float = 1.0):
@@ -133,7 +192,16 @@ class LorentzLinear(nn.Module):
 # ----------------------------------------------------------------------------------------- tree data
 @dataclass
 class Tree:
-    """A rooted tree: parent[i] < i (root 0 has parent -1), depth, and all-pairs hop distances."""
+    """A rooted tree: parent[i] < i (root 0 has parent -1), depth, and all-pairs hop distances.
+
+    Fields: `parent` [N] int64, `depth` [N] int64, `dist` [N, N] int64 hop distances. Properties: `n`
+    (N), `edges` [N - 1, 2] (parent, child), `adjacency` [N, N] bool.
+
+    Example:
+        >>> t = random_tree(5, torch.Generator().manual_seed(0))
+        >>> t.n, t.edges.shape, int(t.dist.max()) >= 1
+        (5, torch.Size([4, 2]), True)
+    """
 
     parent: torch.Tensor
     depth: torch.Tensor
@@ -157,8 +225,26 @@ class Tree:
 
 
 def random_tree(n: int, generator: torch.Generator, max_children: int = 4) -> Tree:
-    """A random tree of n nodes grown breadth-first: each node gets 1..max_children children until n is
-    reached (a bushy hierarchy like the synthetic trees of Sala et al. 2018 / Mishne et al. 2023)."""
+    """A random tree of n nodes grown breadth-first: each node gets 1..max_children children until n is reached.
+
+    A bushy hierarchy like the synthetic trees of Sala et al. (ICML 2018) and Mishne et al. (ICML 2023).
+
+    Args:
+        n: number of nodes (int >= 2).
+        generator: `torch.Generator` (required: trees are seeded).
+        max_children: most children per node (int >= 1).
+
+    Returns:
+        `Tree` of n nodes.
+
+    Raises:
+        TypeError: generator not a torch.Generator.  ValueError: n not an integer >= 2, max_children not >= 1.
+
+    Example:
+        >>> t = random_tree(10, torch.Generator().manual_seed(0))
+        >>> t.n, int(t.parent[0]), bool((t.parent[1:] < torch.arange(1, 10)).all())
+        (10, -1, True)
+    """
     _count(n, "n", 2)
     _count(max_children, "max_children", 1)
     if not isinstance(generator, torch.Generator):
@@ -208,8 +294,23 @@ def sample_negatives(tree: Tree, edges: torch.Tensor, n_neg: int, generator: tor
 
 
 def contrastive_loss(d_pos: torch.Tensor, d_neg: torch.Tensor) -> torch.Tensor:
-    """Nickel & Kiela (2017) eq. 6: -log( e^{-d(u,v)} / (e^{-d(u,v)} + sum_neg e^{-d(u,v')}) ), averaged.
-    d_pos: [...] positive distances; d_neg: [..., K] negative distances, K >= 1."""
+    """Nickel & Kiela (NeurIPS 2017) eq. 6: -log(e^{-d(u,v)} / (e^{-d(u,v)} + sum_neg e^{-d(u,v')})), averaged.
+
+    Args:
+        d_pos: [...] distances of the positive pairs.
+        d_neg: [..., K] distances to K >= 1 negatives per positive.
+
+    Returns:
+        scalar tensor (the mean over [...]).
+
+    Raises:
+        TypeError: non-real-floating input.
+        ValueError: d_neg not of shape d_pos.shape + (K,) with K >= 1; NaN/Inf while validating.
+
+    Example:
+        >>> round(float(contrastive_loss(torch.tensor([0.0]), torch.tensor([[0.0]]))), 4)  # -log(1/2)
+        0.6931
+    """
     check_real(check_tensor(d_pos, "d_pos"), "d_pos", min_dim=0)
     check_real(check_tensor(d_neg, "d_neg"), "d_neg")
     if d_neg.shape[:-1] != d_pos.shape or d_neg.shape[-1] < 1:
@@ -238,8 +339,25 @@ def _lorentz_distance_unchecked(a: torch.Tensor, b: torch.Tensor) -> torch.Tenso
 
 
 def reconstruction_metrics(dist: torch.Tensor, tree: Tree) -> dict[str, float]:
-    """Mean rank and MAP of the true neighbours of every node when all other nodes are ranked by the
-    embedding distance `dist` [N, N] (Nickel & Kiela 2017, sec. 4.1). Non-finite distances rank last."""
+    """Mean rank and MAP of every node's true neighbours, ranking the other nodes by `dist`.
+
+    Nickel & Kiela, NeurIPS 2017, sec. 4.1. Non-finite distances rank last.
+
+    Args:
+        dist: [N, N] embedding distances of the tree's nodes.
+        tree: the `Tree` whose edges are the true neighbours.
+
+    Returns:
+        {"mean_rank": float >= 1, "map": float in (0, 1]}.
+
+    Raises:
+        ValueError: dist not [N, N] for the tree's N.  TypeError: dist not a real tensor.
+
+    Example:
+        >>> t = random_tree(10, torch.Generator().manual_seed(0))
+        >>> reconstruction_metrics(t.dist.double(), t)  # the hop distances themselves are perfect
+        {'mean_rank': 1.0, 'map': 1.0}
+    """
     n = tree.n
     check_real(check_tensor(dist, "dist"), "dist")
     if tuple(dist.shape) != (n, n):
@@ -265,7 +383,14 @@ def reconstruction_metrics(dist: torch.Tensor, tree: Tree) -> dict[str, float]:
 
 @dataclass
 class EmbeddingRun:
-    """Outcome of one embedding training run (any recipe)."""
+    """Outcome of one embedding training run (`train_recommended`, `train_tangent`, the naive recipe).
+
+    Fields: `recipe` (its name); `radius` [N] distance of every node from the origin; `tangent` [N, n]
+    (log_0 of every node); `pairwise` [N, N] distances; `losses` per step; `residual_max` and
+    `residual_rel_max` (largest |<x,x>_L + 1| after any step, absolute and relative to x_0^2 + |x_s|^2 + 1);
+    `first_nonfinite_step` (-1: never); `outside_steps` (naive recipe: steps that left the ball before the
+    clip); `nonfinite` (NaN/Inf entries in the final parameters or losses).
+    """
 
     recipe: str
     radius: torch.Tensor  # hyperbolic distance of every node from the origin
@@ -313,14 +438,42 @@ def train_recommended(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.0
                       generator: torch.Generator, dtype: torch.dtype = torch.float32,
                       device: str = "cpu", optimizer: str = "riemannian",
                       constraint_penalty: float = 0.0, track_residual: bool = True) -> EmbeddingRun:
-    """The research report's recipe (sec. 3.2, 3.3): Lorentz-model parameters as a geoopt
-    ManifoldParameter, geoopt RiemannianAdam (retraction + parallel transport of the moments),
-    cancellation-free `lorentz_distance`, plus `iso_weight * isotropic_gaussian_loss(log_0(x))`.
+    """The research report's recipe (sec. 3.2, 3.3): Lorentz parameters, geoopt RiemannianAdam, an isotropy loss.
 
-    `optimizer="euclidean"` is the control of claim Y5: the same coordinates in a plain Parameter updated
-    by torch.optim.Adam (optionally with `constraint_penalty * (<x,x>_L + 1)^2`, the "encourage it through
-    the loss" alternative of claim X1), so the on-manifold residual can be compared. `track_residual=False`
-    skips the per-step residual diagnostics (for timing)."""
+    Lorentz-model parameters as a geoopt ManifoldParameter, geoopt RiemannianAdam (retraction + parallel
+    transport of the moments), the Nickel & Kiela (2017) contrastive loss on the cancellation-free
+    `lorentz_distance`, plus `iso_weight * isotropic_gaussian_loss(log_0(x))`.
+
+    `optimizer="euclidean"` is the control: the same coordinates in a plain Parameter updated by
+    torch.optim.Adam (optionally with `constraint_penalty * (<x,x>_L + 1)^2`, the "encourage it through
+    the loss" alternative), so the on-manifold residual can be compared. `track_residual=False` skips the
+    per-step residual diagnostics (for timing).
+
+    Args:
+        tree: the `Tree` to embed.  dim: manifold dimension n (int >= 1).
+        steps: optimiser steps (int >= 0).  lr: learning rate (> 0).
+        iso_weight: weight of `isotropic_gaussian_loss` (>= 0).
+        batch: edges per step (int >= 1).  n_neg: negatives per edge (int >= 1).
+        init_std: standard deviation of the initial tangent vectors.
+        generator: `torch.Generator` (required: runs are seeded).  dtype, device: of the parameters.
+        optimizer: "riemannian" (default) or "euclidean".
+        constraint_penalty: weight of the on-manifold penalty (euclidean only).
+        track_residual: record the on-manifold residual after every step.
+
+    Returns:
+        `EmbeddingRun`; its `recipe` is "recommended" ("lorentz (no iso)" for iso_weight = 0, a euclidean label
+        for the control).
+
+    Raises:
+        TypeError: tree not a Tree, generator missing.  ValueError: a count, rate or weight out of range,
+            an unknown optimizer.
+
+    Example:
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> run = train_recommended(random_tree(10, gen), 2, steps=3, generator=gen)
+        >>> run.pairwise.shape, len(run.losses), run.nonfinite
+        (torch.Size([10, 10]), 3, 0)
+    """
     _check_recipe(tree, dim, steps, lr, batch, n_neg, iso_weight)
     manifold = geoopt.Lorentz(k=1.0)
     v0 = init_std * torch.randn(tree.n, dim, generator=generator, dtype=dtype)
@@ -370,9 +523,32 @@ def train_tangent(tree: Tree, dim: int, *, steps: int = 300, lr: float = 0.05, i
                   batch: int = 64, n_neg: int = 10, init_std: float = 1e-2,
                   generator: torch.Generator, dtype: torch.dtype = torch.float32,
                   device: str = "cpu") -> EmbeddingRun:
-    """Tangent-parametrised recipe (Mishne et al. 2023): plain Euclidean parameters v in R^n are the
-    points' tangent vectors at the origin, so every parameter value is a valid point (hyperbolicity by
-    construction); `tangent_distance` (log domain), ordinary Adam, the same isotropy regulariser."""
+    """Tangent-parametrised recipe (Mishne et al., ICML 2023): Euclidean parameters lifted by exp_0, plain Adam.
+
+    The parameters v in R^n are the points' tangent vectors at the origin, so every parameter value is a
+    valid point (hyperbolicity by construction); `tangent_distance` (log domain) in the Nickel & Kiela
+    contrastive loss, ordinary Adam, the same isotropy regulariser as `train_recommended`.
+
+    Args:
+        tree: the `Tree` to embed.  dim: manifold dimension n (int >= 1).
+        steps: optimiser steps (int >= 0).  lr: learning rate (> 0).
+        iso_weight: weight of `isotropic_gaussian_loss` (>= 0).
+        batch: edges per step (int >= 1).  n_neg: negatives per edge (int >= 1).
+        init_std: standard deviation of the initial tangent vectors.
+        generator: `torch.Generator` (required: runs are seeded).  dtype, device: of the parameters.
+
+    Returns:
+        `EmbeddingRun` (recipe "tangent").
+
+    Raises:
+        TypeError: tree not a Tree, generator missing.  ValueError: a count, rate or weight out of range.
+
+    Example:
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> run = train_tangent(random_tree(10, gen), 2, steps=3, generator=gen)
+        >>> run.recipe, run.tangent.shape, run.nonfinite
+        ('tangent', torch.Size([10, 2]), 0)
+    """
     _check_recipe(tree, dim, steps, lr, batch, n_neg, iso_weight)
     v = nn.Parameter((init_std * torch.randn(tree.n, dim, generator=generator, dtype=dtype)).to(device))
     opt = torch.optim.Adam([v], lr=lr)

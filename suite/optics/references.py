@@ -21,14 +21,40 @@ __all__ = [
 
 
 def grid_coords(n: int, dx: float, *, dtype=torch.float64, device=None) -> torch.Tensor:
-    """Pixel-centre coordinates (i - n // 2) dx, so index n // 2 is the optical axis."""
+    """Pixel-centre coordinates (i - n // 2) dx, so index n // 2 is the optical axis.
+
+    Args:
+        n: samples.  dx: pitch in metres.  dtype: real dtype (float64).  device.
+
+    Returns:
+        [n] tensor.
+
+    Example:
+        >>> grid_coords(4, 1.0)
+        tensor([-2., -1.,  0.,  1.], dtype=torch.float64)
+    """
     return _centered(int(n), float(dx), device).to(dtype)
 
 
 def circular_aperture(n: int, dx: float, radius: float, *, supersample: int = 32, dtype=torch.complex128,
                       device=None) -> torch.Tensor:
-    """Uniformly lit circle of `radius`: each pixel holds the fraction of its area inside the circle
-    (edge pixels by `supersample`^2 sub-samples), so the sampled aperture has the right area and centroid."""
+    """Uniformly lit circle of `radius`, area-weighted: each pixel holds the fraction of its area inside the circle.
+
+    Edge pixels by `supersample`^2 sub-samples, so the sampled aperture has the right area and centroid
+    (which the exact on-axis ground truth `circular_aperture_on_axis` needs).
+
+    Args:
+        n: samples per axis.  dx: pitch in metres.  radius: in metres.
+        supersample: sub-samples per axis in edge pixels.  dtype: complex128 (default).  device.
+
+    Returns:
+        [n, n] field, centred on pixel [n // 2, n // 2].
+
+    Example:
+        >>> u = circular_aperture(64, 1e-6, 10e-6)
+        >>> round(float(u.real.sum()), 1), round(math.pi * 10 ** 2, 1)  # area in pixels
+        (314.2, 314.2)
+    """
     x = grid_coords(n, dx, device=device)
     r = torch.sqrt(x[:, None] ** 2 + x[None, :] ** 2)
     inside = (r <= radius - dx / math.sqrt(2)).to(torch.float64)
@@ -43,7 +69,21 @@ def circular_aperture(n: int, dx: float, radius: float, *, supersample: int = 32
 
 
 def square_aperture(n: int, dx: float, half_width: float, *, dtype=torch.complex128, device=None) -> torch.Tensor:
-    """Uniformly lit square |x|, |y| <= half_width with exact area weights (separable 1-D overlaps)."""
+    """Uniformly lit square |x|, |y| <= half_width with exact area weights (separable 1-D overlaps).
+
+    Args:
+        n: samples per axis.  dx: pitch in metres.  half_width: in metres.  dtype: complex128.  device.
+
+    Returns:
+        [n, n] field, centred on pixel [n // 2, n // 2].
+
+    Example:
+        >>> square_aperture(4, 1.0, 1.0).real  # edges of half a pixel
+        tensor([[0.0000, 0.0000, 0.0000, 0.0000],
+                [0.0000, 0.2500, 0.5000, 0.2500],
+                [0.0000, 0.5000, 1.0000, 0.5000],
+                [0.0000, 0.2500, 0.5000, 0.2500]], dtype=torch.float64)
+    """
     x = grid_coords(n, dx, device=device)
     w = torch.clamp(torch.minimum(x + dx / 2, torch.tensor(half_width, dtype=torch.float64, device=device))
                     - torch.maximum(x - dx / 2, torch.tensor(-half_width, dtype=torch.float64, device=device)),
@@ -52,15 +92,46 @@ def square_aperture(n: int, dx: float, half_width: float, *, dtype=torch.complex
 
 
 def gaussian_field(n: int, dx: float, waist: float, *, dtype=torch.complex128, device=None) -> torch.Tensor:
-    """exp(-(x^2 + y^2) / waist^2) on the centred grid."""
+    """The Gaussian beam waist u0 = exp(-(x^2 + y^2) / waist^2) on the centred grid.
+
+    Args:
+        n: samples per axis.  dx: pitch in metres.  waist: w0 in metres.  dtype: complex128.  device.
+
+    Returns:
+        [n, n] field.
+
+    Example:
+        >>> gaussian_field(3, 1.0, 1.0).real
+        tensor([[0.1353, 0.3679, 0.1353],
+                [0.3679, 1.0000, 0.3679],
+                [0.1353, 0.3679, 0.1353]], dtype=torch.float64)
+    """
     x = grid_coords(n, dx, device=device)
     return torch.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / waist ** 2).to(dtype)
 
 
 def circular_aperture_on_axis(z, radius: float, wavelength: float):
-    """Exact on-axis field behind a unit plane wave through a circle of `radius`, first Rayleigh-Sommerfeld:
-    U(0, 0, z) = e^{ikz} - (z/R) e^{ikR}, R = sqrt(z^2 + a^2) (e.g. Osterberg & Smith 1961), written
-    cancellation-free as e^{ikz} (1 - (z/R) e^{ik a^2/(R + z)}). Accepts floats or arrays; complex128."""
+    """Exact on-axis field behind a unit plane wave through a circle (first Rayleigh-Sommerfeld).
+
+    Osterberg & Smith, JOSA 1961.
+
+    U(0, 0, z) = e^{ikz} - (z/R) e^{ikR}, R = sqrt(z^2 + a^2), written cancellation-free as
+    e^{ikz} (1 - (z/R) e^{ik a^2/(R + z)}).
+
+    Args:
+        z: distance(s) in metres (> 0), a float or an array.
+        radius: a in metres (> 0).  wavelength: in metres (> 0).
+
+    Returns:
+        complex128 tensor of z's shape.
+
+    Raises:
+        ValueError: z <= 0, radius or wavelength not positive.
+
+    Example:
+        >>> circular_aperture_on_axis(1e-3, 1e-4, 0.5e-6)
+        tensor(0.0171+0.1549j, dtype=torch.complex128)
+    """
     radius, wavelength = check_positive(radius, "radius"), check_positive(wavelength, "wavelength")
     zt = torch.as_tensor(z, dtype=torch.float64)
     if bool((zt <= 0).any()):
@@ -74,10 +145,25 @@ def circular_aperture_on_axis(z, radius: float, wavelength: float):
 
 
 def square_aperture_fresnel(x, y, z: float, half_width: float, wavelength: float) -> torch.Tensor:
-    """Fresnel-approximation field of a unit plane wave through the square |xi|, |eta| <= half_width:
+    """Fresnel-approximation field of a unit plane wave through the square |xi|, |eta| <= half_width (Goodman sec. 4.3).
+
     U = e^{ikz} / (2i) F(x) F(y), F(x) = [C(a2) - C(a1)] + i [S(a2) - S(a1)],
-    a1 = -sqrt(2/(lambda z)) (w + x), a2 = sqrt(2/(lambda z)) (w - x) (Goodman 4.3; scipy.special.fresnel
-    returns (S, C)). Exact for the Fresnel propagator, so it is the oracle of `fresnel`. complex128."""
+    a1 = -sqrt(2/(lambda z)) (w + x), a2 = sqrt(2/(lambda z)) (w - x) (Goodman, Introduction to Fourier
+    Optics; scipy.special.fresnel returns (S, C)). Exact for the Fresnel propagator, so it is the oracle of
+    `fresnel`.
+
+    Args:
+        x: [Nx] and y: [Ny] output coordinates in metres.
+        z: distance in metres (finite).  half_width: w in metres.  wavelength: in metres.
+
+    Returns:
+        [Ny, Nx] complex128 field.
+
+    Example:
+        >>> x = grid_coords(8, 2e-6)
+        >>> square_aperture_fresnel(x, x, 1e-3, 2e-5, 0.5e-6).shape
+        torch.Size([8, 8])
+    """
     from scipy.special import fresnel as fresnel_integrals
 
     z = _distance(z)
@@ -96,12 +182,27 @@ def square_aperture_fresnel(x, y, z: float, half_width: float, wavelength: float
 
 
 def gaussian_beam_exact(r, z: float, waist: float, wavelength: float, *, nodes_per_panel: int = 6) -> torch.Tensor:
-    """Exact (non-paraxial, scalar) field at radius r and distance z of u0 = exp(-r^2/w0^2), by its
-    angular-spectrum (Hankel) integral:
+    """Exact (non-paraxial, scalar) field of u0 = exp(-r^2/w0^2) at radius r and distance z, by its Hankel integral.
+
     U(r, z) = 2 pi int_0^inf A(rho) J0(2 pi rho r) exp(i 2 pi z sqrt(1/lambda^2 - rho^2)) rho d rho,
-    A(rho) = pi w0^2 exp(-pi^2 w0^2 rho^2), by composite Gauss-Legendre quadrature with panels short enough
-    for the integrand's oscillation. Needs waist >= 2 lambda (spectrum negligible beyond 1/lambda).
-    Evaluated once per distinct radius; complex128 of r's shape."""
+    A(rho) = pi w0^2 exp(-pi^2 w0^2 rho^2) (the angular spectrum of the Gaussian; Goodman sec. 3.10), by
+    composite Gauss-Legendre quadrature with panels short enough for the integrand's oscillation. Needs
+    waist >= 2 lambda (spectrum negligible beyond 1/lambda). Evaluated once per distinct radius.
+
+    Args:
+        r: radii in metres (any shape).  z: distance in metres.  waist: w0 in metres (>= 2 wavelength).
+        wavelength: in metres.  nodes_per_panel: Gauss-Legendre nodes per panel.
+
+    Returns:
+        complex128 tensor of r's shape.
+
+    Raises:
+        ValueError: waist or wavelength not positive, waist < 2 wavelength.
+
+    Example:
+        >>> gaussian_beam_exact(torch.tensor([0.0, 1e-6]), 0.0, 4e-6, 0.5e-6)  # z = 0: exp(-r^2 / w0^2)
+        tensor([1.0000+0.j, 0.9394+0.j], dtype=torch.complex128)
+    """
     from scipy.special import j0
 
     waist, wavelength = check_positive(waist, "waist"), check_positive(wavelength, "wavelength")
@@ -131,9 +232,27 @@ def gaussian_beam_exact(r, z: float, waist: float, wavelength: float, *, nodes_p
 
 
 def rayleigh_sommerfeld_direct(u, dx, wavelength, z) -> torch.Tensor:
-    """Brute-force first Rayleigh-Sommerfeld sum on the input grid (complex128, O(N^4): small grids):
+    """Brute-force first Rayleigh-Sommerfeld sum on the input grid (Goodman sec. 3.5; complex128, O(N^4): small grids).
+
     U(x) = sum_xi u(xi) h(x - xi) dx^2, h = (1/2pi) (z/r^2) (1/r - ik) e^{ikr}, r = sqrt(|x - xi|^2 + z^2).
-    The kernel is tabulated on the (2N-1)^2 offsets and summed by a direct (non-FFT) correlation."""
+    The kernel is tabulated on the (2N-1)^2 offsets and summed by a direct (non-FFT) correlation.
+
+    Args:
+        u: [..., Ny, Nx] field.  dx, wavelength: in metres (> 0).  z: distance in metres (z = 0 returns u).
+
+    Returns:
+        [..., Ny, Nx] complex128 field.
+
+    Raises:
+        TypeError: a field that is neither complex nor real floating.  ValueError: dx or wavelength not positive.
+
+    Example:
+        >>> u = gaussian_field(24, 0.25e-6, 1e-6)
+        >>> out = rayleigh_sommerfeld_direct(u, 0.25e-6, 0.5e-6, 2e-6)
+        >>> exact = gaussian_beam_exact(grid_coords(24, 0.25e-6).abs(), 2e-6, 1e-6, 0.5e-6)
+        >>> bool((out[12] - exact).norm() / exact.norm() < 1e-4)
+        True
+    """
     u = _field(u).to(torch.complex128)
     dx, wavelength, z = _scalars(dx, wavelength, z)
     if z == 0:
@@ -161,11 +280,30 @@ def rayleigh_sommerfeld_direct(u, dx, wavelength, z) -> torch.Tensor:
 
 
 def fresnel_direct(u, dx, wavelength, z, dx_out, *, input_chirp: bool = True) -> torch.Tensor:
-    """The discrete one-step Fresnel sum evaluated directly (no FFT, complex128), on the output grid
-    x' = (j - N // 2) dx_out of the input's size:
+    """The discrete one-step Fresnel sum evaluated directly (no FFT, complex128; Goodman eq. 4-17).
+
+    On the output grid x' = (j - N // 2) dx_out of the input's size:
     U(x') = e^{ikz}/(i lambda z) e^{ik x'^2/(2z)} sum_x u(x) e^{ik x^2/(2z)} e^{-2 pi i x x'/(lambda z)} dx^2
-    (Goodman, Introduction to Fourier Optics, eq. 4-17; without the input chirp, the Fraunhofer sum, eq. 4-25).
-    The kernel is separable, so the sum is two matrix products (O(N^3)). Phases are reduced in float64."""
+    (Goodman, Introduction to Fourier Optics; without the input chirp, the Fraunhofer sum, eq. 4-25). The
+    kernel is separable, so the sum is two matrix products (O(N^3)). Phases are reduced in float64.
+
+    Args:
+        u: [..., Ny, Nx] field.  dx, wavelength: in metres (> 0).  z: distance in metres (non-zero).
+        dx_out: output pitch in metres (> 0).  input_chirp: False for the Fraunhofer sum.
+
+    Returns:
+        [..., Ny, Nx] complex128 field.
+
+    Raises:
+        ValueError: z = 0, dx, wavelength or dx_out not positive.
+
+    Example:
+        >>> from suite.optics import fresnel
+        >>> u = gaussian_field(32, 1e-6, 4e-6)
+        >>> fast, dx_out = fresnel(u, 1e-6, 0.5e-6, 1e-3, pad=1)
+        >>> bool((fast - fresnel_direct(u, 1e-6, 0.5e-6, 1e-3, dx_out)).norm() < 1e-12)
+        True
+    """
     u = _field(u).to(torch.complex128)
     dx, wavelength, z = _scalars(dx, wavelength, z)
     dx_out = check_positive(dx_out, "dx_out")

@@ -22,7 +22,7 @@ from suite import holographic_references as ref
 from suite.checks import nonfinite_count
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
 
-BATCH = 2048  # rows per call in the binding pairs (the issue's performance-target size is B=2048, d=1024)
+BATCH = 2048  # rows per call in the binding pairs (the suite's CPU performance targets are set at B=2048, d=1024)
 CIRC_BATCH = 64  # rows per call in the circulant pair (one mini-batch of a layer)
 DENSE_MAX = 8192  # above this N the dense N x N circulant (plus its int64 index) would take > 0.8 GB
 
@@ -124,7 +124,7 @@ def torchhd_unbind(z, y):
 
 
 def unfused_phasor_bind(x, y):
-    """The fixed building blocks unfused, `bind(project(x), project(y))` (the issue's ~1.6x-slower version)."""
+    """The fixed building blocks unfused, `bind(project(x), project(y))` (about 1.6x slower than the fused `phasor_bind`)."""
     return hg.bind(hg.project(x), hg.project(y))
 
 
@@ -613,12 +613,12 @@ def complexity(ctx: StudyContext) -> StudyResult:
         f"exponent_{op}": harness.exponent(ctx.timings(pair), impl) for op, (pair, impl) in SCALING.items()})
 
 
-TARGETS = {  # the issue's CPU performance targets: measure -> least speedup
+TARGETS = {  # the suite's CPU performance targets: measure -> least speedup
     "bind_over_bind_fft": 2.5, "phasor_bind_over_bind_fft": 1.0, "circulant_over_materialised": 5.0}
 
 
 def speed_targets(ctx: StudyContext) -> StudyResult:
-    """The issue's CPU performance targets as ratios of this run's Pair timings (binding at B = 2048 and the
+    """The suite's CPU performance targets as ratios of this run's Pair timings (binding at B = 2048 and the
     sweep's d; the circulant layer at B = 64, N = 4096): None where the interquartile ranges overlap."""
     bind, phasor = ctx.timings("holographic.bind"), ctx.timings("holographic.phasor_bind")
     fused = [r for r in bind if r["impl"] == "naive"] + [{**r, "impl": "phasor_bind"} for r in phasor

@@ -76,7 +76,7 @@ def center(out) -> torch.Tensor:
 
 
 def circle_radius(n: int) -> float:
-    """ANCHORS case scaled with N: a = 100 um at N = 1024, dx = 1 um (a = N dx / 10.24)."""
+    """The on-axis test case (circle a = 100 um, lambda = 0.5 um, dx = 1 um at N = 1024) scaled with N: a = N dx / 10.24."""
     return n * DX * 100.0 / 1024.0
 
 
@@ -102,7 +102,7 @@ def circle_oracle(u, dx, wavelength, z) -> torch.Tensor:
 
 
 def asm_pair_distance(n: int) -> float:
-    """16 mm at N = 1024 (ANCHORS), scaled with N: ~4 z_c, beyond the 2x-padding critical distance."""
+    """16 mm at N = 1024 (the on-axis test case's distance), scaled with N: ~4 z_c, beyond the 2x-padding critical distance."""
     return 16e-3 * n / 1024
 
 
