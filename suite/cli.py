@@ -1,4 +1,4 @@
-"""The `neurophys` command (also `python -m suite`): `report`, `compare` and `list`.
+"""The `neurophys` command (also `python -m suite`): `report`, `compare`, `list` and `audit`.
 
 Exit status: 0 done; 1 a pair or study failed (unless --allow-failures), or stdout was closed early;
 2 bad arguments or an output folder that cannot be used (nothing measured); 130 / 143 stopped by Ctrl-C /
@@ -18,6 +18,7 @@ import torch
 
 import suite
 from suite import registry
+from suite.audit import cli as audit_cli
 
 SEED_MAX = 2**63 - 1
 
@@ -220,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="neurophys", description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1].strip())
     ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = ap.add_subparsers(dest="cmd", metavar="{report,compare,list}")
+    sub = ap.add_subparsers(dest="cmd", metavar="{report,compare,list,audit}")
     rep = sub.add_parser("report", help="measure every pair and study and write an HTML report")
     rep.add_argument("--out", default="neurophys-report",
                      help="output folder (default: ./neurophys-report); must be new, empty or an earlier report")
@@ -245,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="print the registered pairs and studies")
     lst.add_argument("--only", action="append", metavar="DOMAIN")
     lst.set_defaults(func=cmd_list)
+    audit_cli.add_parser(sub)
     return ap
 
 

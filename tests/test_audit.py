@@ -19,7 +19,7 @@ import torch
 from suite import holographic as hg
 from suite import hyperbolic as hy
 from suite.audit import audit, check, properties, write
-from suite.audit import cli as audit_cli
+from suite.cli import main as neurophys
 from suite.audit import plugins, public
 from suite.audit.run import MARKER, AuditOutputError, public_audit_table
 
@@ -154,18 +154,57 @@ def user_module(tmp_path, monkeypatch):
     ("usermod:notfn", "not callable"), ("usermod:one_arg", "does not take the 2 positional"),
     ("usermod", "expected 'package.module:function'")])
 def test_bad_impl_gives_one_clear_line_naming_it(user_module, capsys, spec, words):
-    rc = audit_cli.main(["holographic.bind", "--impl", spec, "--out", str(user_module / "out")])
+    rc = neurophys(["audit", "holographic.bind", "--impl", spec, "--out", str(user_module / "out")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and spec in err[0] and words in err[0]
     assert not (user_module / "out").exists()
 
 
 def test_cli_audits_a_user_function(user_module, capsys):
-    rc = audit_cli.main(["holographic.bind", "--impl", "usermod:bad_bind", "--out", str(user_module / "o"),
+    rc = neurophys(["audit", "holographic.bind", "--impl", "usermod:bad_bind", "--out", str(user_module / "o"),
                          "--quick", "--no-speed"])
     out = capsys.readouterr().out
     assert rc == 0 and "bad_bind: odd d loses a sample" in out and "[d=3," in out
     assert (user_module / "o" / "index.html").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["no.such_pair", "--impl", "usermod:bad_bind"], "no pair named 'no.such_pair'"),
+    (["holographic.bind"], "nothing to audit"),
+    (["all", "--impl", "usermod:bad_bind"], "--impl needs one pair"),
+    (["holographic.bind", "--impl", "usermod:bad_bind", "--out", "{tmp}/usermod.py"], "is not an earlier audit"),
+    (["holographic.bind", "--impl", "usermod:bad_bind", "--device", "cuda"], "torch.cuda.is_available() is False")])
+def test_audit_subcommand_bad_arguments_exit_2_with_one_line(user_module, capsys, argv, words):
+    if "--device" in argv and torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    argv = [a.format(tmp=user_module) for a in argv]
+    rc = neurophys(["audit", *argv] + ([] if "--out" in argv else ["--out", str(user_module / "o")]))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("neurophys audit: error:") and words in err[0]
+    assert not (user_module / "o").exists()
+
+
+def test_audit_is_listed_in_the_neurophys_help_with_its_own(capsys):
+    with pytest.raises(SystemExit) as top:
+        neurophys(["--help"])
+    assert top.value.code == 0 and "audit" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as sub:
+        neurophys(["audit", "--help"])
+    out = capsys.readouterr().out
+    assert sub.value.code == 0 and "--impl package.module:function" in out and "Exit status" in out
+
+
+def test_python_m_suite_audit_runs_in_a_subprocess(user_module):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(user_module)]))
+    run = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", "-m", "suite", "audit",
+                          "holographic.project", "--impl", "usermod:one_arg", "--quick", "--no-speed",
+                          "--out", str(user_module / "sub")], cwd=user_module, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    # the identity is not a unitary projection: the property says so with the smallest case hypothesis found
+    assert "holographic.project one_arg: " in run.stdout and "output is not unitary" in run.stdout
+    rows = json.loads((user_module / "sub" / "results.json").read_text())
+    assert {r["impl"] for r in rows} == {"naive", "fixed", "one_arg"}
 
 
 # ------------------------------------------------------------------------------------------- plugins
