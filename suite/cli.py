@@ -135,12 +135,14 @@ class Progress:
 
 
 def failures(res) -> list[str]:
-    """Every failed step of a run: accuracy/speed rows with status failed, failed studies, broken domains."""
+    """Every failed step of a run: accuracy/speed rows with status failed, failed studies, broken domains,
+    installed plugin variants that could not be used."""
     rows = [f"{r['pair']} {r['impl']} {r['device']} {r.get('size')}: {r.get('error')}"
             for r in [*res.accuracy, *res.speed] if r.get("status") == "failed"]
     studies = [f"{s.study.name} {s.device}: {s.error}" for s in res.studies if s.error]
     domains = [f"suite.studies.{m}: {e}" for m, e in registry.load_errors().items()]
-    return rows + studies + domains
+    plugins = [f"plugin variant {n}: {e}" for n, e in registry.plugin_errors().items()]
+    return rows + studies + domains + plugins
 
 
 def _guarded(work: Callable[[], int]) -> int:

@@ -226,6 +226,57 @@ def test_entry_point_variants_load_with_pair_from_name_or_attribute(monkeypatch)
     assert "no pair given" in errors["nopair"] and "does not load" in errors["broken"]
 
 
+@pytest.fixture
+def installed_plugin(tmp_path, monkeypatch):
+    """A distribution `np-demo-plugin` installed on sys.path (a dist-info folder) declaring three variants:
+    one usable, one whose name clashes with the pair's naive, one for a pair that does not exist."""
+    (tmp_path / "np_demo_plugin.py").write_text(textwrap.dedent('''
+        from suite import holographic
+        def bind(x, y):
+            return holographic.bind(x, y)
+        bind.neurophys_pair = "holographic.bind"
+        def other(x, y):
+            return holographic.bind(y, x)
+        '''))
+    dist = tmp_path / "np_demo_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: np-demo-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[neurophys.variants]\ndemo_bind = np_demo_plugin:bind\n"
+                                           "holographic.bind:naive = np_demo_plugin:other\n"
+                                           "no.such_pair:x = np_demo_plugin:other\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins.installed.cache_clear()
+    yield
+    plugins.installed.cache_clear()  # the next call rescans, without tmp_path on sys.path
+
+
+def test_installed_plugin_variants_ride_along_in_registry_report_asv_and_pytest_benchmark(installed_plugin):
+    from types import SimpleNamespace
+
+    from benchmarks import bench_pairs, test_speed
+    from suite import registry
+    from suite.report.collect import accuracy_rows
+
+    pair = registry.get_pair("holographic.bind")
+    impls = pair.impls()
+    assert impls["demo_bind"].__module__ == "np_demo_plugin" and impls["naive"] is pair.naive
+    errors = registry.plugin_errors()
+    assert "taken by the pair's own 'naive'" in errors["holographic.bind:naive"]
+    assert "no pair named 'no.such_pair'" in errors["no.such_pair:x"]
+    # the report: an accuracy row of its own, judged by the same oracle
+    (row,) = [r for r in accuracy_rows(pair, "cpu", 0, lambda msg: None, None) if r["impl"] == "demo_bind"]
+    assert row["status"] == "ok" and row["rel_error"] < 1e-5
+    # asv: the implementation axis of the pair's class
+    cls = bench_pairs._benchmark_class("holographic_bind", pair, {})
+    assert "demo_bind" in cls.time_call.params[0] and "demo_bind" in cls.track_rel_error.params[0]
+    # pytest-benchmark: one case per size and device
+    seen = {}
+    meta = SimpleNamespace(fixturenames=["case"], config=SimpleNamespace(getoption=lambda *a: False),
+                           parametrize=lambda name, params, ids: seen.update(ids=ids))
+    test_speed.pytest_generate_tests(meta)
+    assert any(i.startswith("holographic.bind[") and i.endswith("-cpu-demo_bind") for i in seen["ids"])
+
+
 def test_public_audit_table_is_tidy(monkeypatch):
     fake = public.PublicImpl("demo_bind", "demo", "demo.bind", "holographic.bind", lambda: hg.bind)
     monkeypatch.setattr(public, "installed", lambda pair, device: {"demo_bind": (fake, hg.bind)})
@@ -252,3 +303,19 @@ def test_pytest_plugin_runs_the_properties_in_a_subprocess(user_module):
     bad = subprocess.run([*cmd[:-4], "--neurophys-impl", "holographic.bind=usermod:notfn"], cwd=user_module,
                          env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "usermod:notfn" in bad.stderr and "not callable" in bad.stderr
+
+
+def test_pytest11_entry_point_is_declared_and_costs_nothing_without_the_option(tmp_path):
+    import tomllib
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert meta["entry-points"]["pytest11"] == {"neurophys": "suite.audit.pytest_plugin"}
+    assert {"hypothesis", "torch-hd", "hrr", "torchoptics", "pado-optics", "fla-core"} <= {
+        r.split(">")[0].split("=")[0] for r in meta["optional-dependencies"]["audit"]}
+    (tmp_path / "test_user.py").write_text("import sys\n\ndef test_nothing_heavy_was_imported():\n"
+                                           "    assert 'torch' not in sys.modules and 'suite.registry' not in sys.modules\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "suite.audit.pytest_plugin", "-p", "no:cacheprovider",
+                          "-q", "-p", "no:benchmark", "-p", "no:hypothesispytest", str(tmp_path)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "1 passed" in run.stdout, run.stdout + run.stderr
