@@ -18,9 +18,10 @@ import torch
 
 from suite import holographic as hg
 from suite import hyperbolic as hy
-from suite.audit import audit, check, properties, write
+from suite.audit import audit, check, write
 from suite.cli import main as neurophys
 from suite.audit import plugins, public
+from suite.audit.properties import properties
 from suite.audit.run import MARKER, AuditOutputError, public_audit_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -278,17 +279,29 @@ def test_installed_plugin_variants_ride_along_in_registry_report_asv_and_pytest_
 
 
 def test_public_audit_table_is_tidy(monkeypatch):
-    fake = public.PublicImpl("demo_bind", "demo", "demo.bind", "holographic.bind", lambda: hg.bind)
+    fake = public.PublicImpl("demo_bind", "demo", "demo.bind", "holographic.bind", hg.bind, (), "demo")
+    absent = public.PublicImpl("demo_absent", "absentlib", "absentlib.f", "holographic.bind", hg.bind,
+                               ("absentlib_xyz",), "absentlib")
     monkeypatch.setattr(public, "installed", lambda pair, device: {"demo_bind": (fake, hg.bind)})
+    monkeypatch.setattr(public, "missing", lambda pair, device: [(absent, "not installed (pip install absentlib)")])
     df = public_audit_table(["cpu"], quick=True)
-    assert list(df.columns) == ["library", "function", "pair", "device", "property", "passed", "number",
+    assert list(df.columns) == ["library", "function", "pair", "device", "property", "status", "number",
                                 "detail", "example"]
-    assert len(df) == len(properties("holographic.bind")) + 1 and df["passed"].all()
+    ran = df[df.library == "demo"]
+    assert len(ran) == len(properties("holographic.bind")) + 1 and (ran.status == "passed").all()
+    (row,) = df[df.library == "absentlib"].to_dict("records")
+    assert row["status"] == "not installed" and "pip install absentlib" in row["detail"]
 
 
-def test_absent_library_is_simply_absent(monkeypatch):
-    monkeypatch.setattr(public, "_import", lambda name: None)
-    assert public.installed() == {}
+def test_absent_library_is_simply_absent_and_listed_as_missing(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torchhd" else real(name, *a))
+    assert "torchhd_bind" not in public.installed()
+    why = dict((p.name, w) for p, w in public.missing())
+    assert why["torchhd_bind"] == "not installed (pip install torch-hd)"
+    assert "runs on cuda only" in why["fla_chunk"] or why["fla_chunk"].startswith("not installed")
 
 
 def test_pytest_plugin_runs_the_properties_in_a_subprocess(user_module):
@@ -319,3 +332,42 @@ def test_pytest11_entry_point_is_declared_and_costs_nothing_without_the_option(t
                           "-q", "-p", "no:benchmark", "-p", "no:hypothesispytest", str(tmp_path)], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "1 passed" in run.stdout, run.stdout + run.stderr
+
+
+# ------------------------------------------------------------------------------------------- the report's study
+@pytest.fixture
+def fake_public(monkeypatch):
+    """Two public functions: one installed (a planted odd-d bug), one not installed."""
+    bad = public.PublicImpl("demo_bad", "demolib", "demolib.bind", "holographic.bind", irfft_without_n, (), "demolib")
+    gone = public.PublicImpl("demo_gone", "gonelib", "gonelib.bind", "holographic.bind", hg.bind,
+                             ("gonelib_xyz",), "gonelib")
+    monkeypatch.setattr(public, "PUBLIC", (bad, gone))
+
+
+def test_audit_public_study_renders_one_row_per_function_and_property(fake_public):
+    from suite import registry
+    from suite.harness import execute
+
+    res = execute(registry.get_study("audit.public"), quick=True, device="cpu", seed=0, results={})
+    t = res.table
+    assert {"library", "function", "property", "verdict", "number", "smallest failing input"} <= set(t.columns)
+    odd = t[(t.library == "demolib") & t.property.str.startswith("odd d")].iloc[0]
+    assert odd.verdict == "failed" and odd["smallest failing input"].startswith("d=3,")
+    (gone,) = t[t.library == "gonelib"].to_dict("records")
+    assert gone["verdict"] == "not installed" and "pip install gonelib" in gone["detail"]
+    n_props = len(properties("holographic.bind")) + 1  # and one accuracy row at the quick size
+    assert res.measures["properties_passed"] + res.measures["properties_failed"] == n_props
+    assert res.measures["properties_failed"] >= 1 and res.measures["functions_not_installed"] == 1
+    assert res.figure is not None and "properties_failed" in res.key
+
+
+def test_audit_public_study_without_hypothesis_says_so(monkeypatch):
+    import importlib.util
+
+    from suite import registry
+    from suite.harness import execute
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "hypothesis" else real(n, *a))
+    res = execute(registry.get_study("audit.public"), quick=True, device="cpu", seed=0, results={})
+    assert res.table.verdict.tolist() == ["not run"] and "pip install" in res.table.detail[0]

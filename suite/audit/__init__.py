@@ -6,11 +6,12 @@ pair's properties, its oracle accuracy sweep and its speed against the suite's n
     write([res], "audit-out")
 
 The names below are imported on first use (PEP 562): the pytest plugin and the `neurophys` parser import
-`suite.audit.*` modules without pulling in hypothesis or torch.
+`suite.audit.*` modules without pulling in hypothesis or torch. A pair's properties are
+`suite.audit.properties.properties(pair)` (`suite.audit.properties` is the module).
 """
 
 _FROM = {
-    "suite.audit.properties": ("AUDITED_PAIRS", "Property", "PropertyResult", "check", "check_all", "properties"),
+    "suite.audit.properties": ("AUDITED_PAIRS", "Property", "PropertyResult", "check", "check_all"),
     "suite.audit.run": ("AuditOutputError", "AuditResult", "audit", "public_audit_table", "write"),
 }
 _WHERE = {name: mod for mod, names in _FROM.items() for name in names}

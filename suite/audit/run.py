@@ -226,14 +226,19 @@ def write(results: list[AuditResult], out: str | Path) -> Path:
     return dest
 
 
+PUBLIC_COLUMNS = ["library", "function", "pair", "device", "property", "status", "number", "detail", "example"]
+
+
 def public_audit_table(devices: list[str] | tuple[str, ...] = ("cpu",), quick: bool = True, *,
                        timeout: float = 30.0):
-    """Tidy `pandas.DataFrame` (library, function, pair, device, property, passed, number, detail, example):
-    every installed public implementation through its pair's properties, one row per function and property
-    (plus one "accuracy vs oracle at size n" row per size), for the report's "public implementations" section."""
+    """Tidy `pandas.DataFrame` (PUBLIC_COLUMNS): every installed public implementation through its pair's
+    properties on each device, one row per function and property (status passed / failed / raised /
+    timeout / wrong shape, the property's number, its sentence and the smallest failing case hypothesis
+    found), plus one "accuracy vs oracle at size n" row per quick size; a public function that is not
+    installed, or not made for the device, gets one row saying so (status "not installed" / "not run")."""
     import pandas as pd
 
-    from suite.audit.public import installed
+    from suite.audit.public import installed, missing
 
     rows = []
     for device in devices:
@@ -241,13 +246,17 @@ def public_audit_table(devices: list[str] | tuple[str, ...] = ("cpu",), quick: b
         for pair in sorted({p.pair for p, _ in found.values()}):
             mine = {name: fn for name, (p, fn) in found.items() if p.pair == pair}
             res = audit(pair, mine, device, quick, timeout=timeout, speed=False, reference=False)
-            for name, fn in mine.items():
+            for name in mine:
                 pub = found[name][0]
                 base = dict(library=pub.library, function=pub.function, pair=pair, device=device)
-                rows += [dict(base, property=p.property, passed=p.passed, number=p.number, detail=p.detail,
+                rows += [dict(base, property=p.property, status=p.status, number=p.number, detail=p.detail,
                               example=p.example) for p in res.properties if p.impl == name]
-                rows += [dict(base, property=f"accuracy vs oracle at {a['size']}", passed=a["status"] == "ok"
-                              and math.isfinite(a["error"]), number=a["error"], detail=a["detail"], example="")
+                rows += [dict(base, property=f"accuracy vs oracle at {a['size']}",
+                              status="passed" if a["status"] == "ok" and math.isfinite(a["error"]) else
+                              a["status"] if a["status"] != "ok" else "failed",
+                              number=a["error"], detail=a["detail"], example="")
                          for a in res.accuracy if a["impl"] == name]
-    cols = ["library", "function", "pair", "device", "property", "passed", "number", "detail", "example"]
-    return pd.DataFrame(rows, columns=cols)
+        rows += [dict(library=pub.library, function=pub.function, pair=pub.pair, device=device, property="",
+                      status="not installed" if why.startswith("not installed") else "not run", number=math.nan,
+                      detail=why, example="") for pub, why in missing(None, device)]
+    return pd.DataFrame(rows, columns=PUBLIC_COLUMNS)
