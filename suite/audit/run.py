@@ -3,8 +3,8 @@ its speed against the suite's naive and fixed versions, and write the result as 
 
 Accuracy: relative error `||out - ref|| / ||ref||` against the pair's float64 oracle on the pair's seeded
 inputs at each of its quick sizes, as in the report (NaN/Inf counted). Speed: `suite.timing.measure` on
-the same inputs, and
-`suite.timing.speedup` against naive and fixed, which gives no ratio when the interquartile ranges overlap.
+the same inputs, and `suite.timing.speedup` against naive and fixed, which gives no ratio when the
+interquartile ranges overlap.
 Every call of an audited implementation runs under a time-out; a failure is recorded and the audit goes on.
 """
 
