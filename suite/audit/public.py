@@ -11,7 +11,8 @@ of their own), so what the audit measures is the library's arithmetic:
 - TorchOptics: `Field(u, wavelength=, spacing=).propagate_to_z(z, propagation_method="ASM")` -> optics.asm
 - PADO (`pado-optics`): `Propagator("ASM").forward(Light(...), z)` (band-limited ASM)  -> optics.asm
 - flash-linear-attention (`fla-core`): `chunk_delta_rule`, `fused_recurrent_delta_rule` (Triton, CUDA only,
-  layout [B, T, H, D], run here in float32)                                            -> fastweights.delta_rule
+  layout [B, T, H, D]) on the suite's float32 inputs, and `chunk_delta_rule` in bfloat16 (inputs cast, outputs
+  cast back), since its chunked form refuses float32                                   -> fastweights.delta_rule
 
 A library that is not installed is absent from `installed()` and listed by `missing()`; nothing is imported
 to find out (`importlib.util.find_spec`). An installed library that fails to import is reported by the
@@ -55,15 +56,16 @@ def hrr_phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return hrr.binding(hrr.projection(x, -1), hrr.projection(y, -1), -1)
 
 
-def _fla_delta_rule(name: str) -> Callable[..., Any]:
+def _fla_delta_rule(name: str, dtype: torch.dtype | None = None) -> Callable[..., Any]:
     def fla_delta_rule(q, k, v, beta):
         """fla's delta rule on the suite's layout: [B, H, T, D] -> fla's [B, T, H, D] and back (fla's default
-        scale is also Dk ** -0.5); returns (output, final state) as the suite's delta rule does."""
+        scale is also Dk ** -0.5), in `dtype` when given (inputs cast, outputs cast back to the inputs'
+        dtype); returns (output, final state) as the suite's delta rule does."""
         fn = getattr(anchors.library("fla.ops.delta_rule"), name)
-        tr = lambda t: t.transpose(1, 2).contiguous()  # noqa: E731
-        o, s = fn(tr(q), tr(k), tr(v), beta.transpose(1, 2).contiguous(), output_final_state=True)
-        return o.transpose(1, 2), s
-    fla_delta_rule.__name__ = f"fla_{name}"
+        tr = lambda t: t.transpose(1, 2).to(dtype or t.dtype).contiguous()  # noqa: E731
+        o, s = fn(tr(q), tr(k), tr(v), tr(beta), output_final_state=True)
+        return o.transpose(1, 2).to(q.dtype), s.to(q.dtype)
+    fla_delta_rule.__name__ = f"fla_{name}" + (f"_{str(dtype).split('.')[-1]}" if dtype else "")
     return fla_delta_rule
 
 
@@ -82,6 +84,9 @@ PUBLIC: tuple[PublicImpl, ...] = (
                "pado-optics"),
     PublicImpl("fla_chunk", "fla", "fla.ops.delta_rule.chunk_delta_rule", "fastweights.delta_rule",
                _fla_delta_rule("chunk_delta_rule"), ("fla",), "fla-core", devices=("cuda",)),
+    PublicImpl("fla_chunk_bf16", "fla", "fla.ops.delta_rule.chunk_delta_rule (bfloat16, its supported dtype)",
+               "fastweights.delta_rule", _fla_delta_rule("chunk_delta_rule", torch.bfloat16), ("fla",), "fla-core",
+               devices=("cuda",)),
     PublicImpl("fla_fused_recurrent", "fla", "fla.ops.delta_rule.fused_recurrent_delta_rule",
                "fastweights.delta_rule", _fla_delta_rule("fused_recurrent_delta_rule"), ("fla",), "fla-core",
                devices=("cuda",)),
