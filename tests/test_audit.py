@@ -251,10 +251,24 @@ def installed_plugin(tmp_path, monkeypatch):
     plugins.installed.cache_clear()  # the next call rescans, without tmp_path on sys.path
 
 
-def test_installed_plugin_variants_ride_along_in_registry_report_asv_and_pytest_benchmark(installed_plugin):
+def _fresh_import(monkeypatch, name: str):
+    """`name` imported anew for this test only: the module and its parent's attribute are put back (or removed)
+    afterwards, so classes generated at import while a plugin is installed do not leak into later tests."""
+    import importlib
+
+    parent, _, child = name.rpartition(".")
+    monkeypatch.setitem(sys.modules, name, None)
+    del sys.modules[name]
+    monkeypatch.setattr(importlib.import_module(parent), child, None, raising=False)
+    return importlib.import_module(name)
+
+
+def test_installed_plugin_variants_ride_along_in_registry_report_asv_and_pytest_benchmark(installed_plugin,
+                                                                                          monkeypatch):
     from types import SimpleNamespace
 
-    from benchmarks import bench_pairs, test_speed
+    bench_pairs = _fresh_import(monkeypatch, "benchmarks.bench_pairs")
+    test_speed = _fresh_import(monkeypatch, "benchmarks.test_speed")
     from suite import registry
     from suite.report.collect import accuracy_rows
 
@@ -276,6 +290,12 @@ def test_installed_plugin_variants_ride_along_in_registry_report_asv_and_pytest_
                            parametrize=lambda name, params, ids: seen.update(ids=ids))
     test_speed.pytest_generate_tests(meta)
     assert any(i.startswith("holographic.bind[") and i.endswith("-cpu-demo_bind") for i in seen["ids"])
+
+
+def test_audit_plugins_option_audits_the_installed_variants(installed_plugin, tmp_path, capsys):
+    rc = neurophys(["audit", "holographic.bind", "--plugins", "--quick", "--no-speed", "--out", str(tmp_path / "p")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "holographic.bind demo_bind: passes every property" in out
 
 
 def test_public_audit_table_is_tidy(monkeypatch):

@@ -31,14 +31,15 @@ def _impl_name(spec: str) -> str:
 
 
 def _impls(args: argparse.Namespace, pair: str) -> dict:
-    from suite.audit.plugins import load_impl, variants
+    from suite.audit.plugins import installed as plugin_variants
+    from suite.audit.plugins import load_impl
     from suite.audit.public import installed
 
     impls = {_impl_name(spec): load_impl(spec, pair) for spec in args.impl or []}
     if args.public:
         impls |= {name: fn for name, (_, fn) in installed(pair, args.device).items()}
     if args.plugins:
-        impls |= variants().get(pair, {})
+        impls |= plugin_variants().get(pair, {})
     return impls
 
 
