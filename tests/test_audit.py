@@ -345,12 +345,14 @@ def test_pytest11_entry_point_is_declared_and_costs_nothing_without_the_option(t
     assert meta["entry-points"]["pytest11"] == {"neurophys": "suite.audit.pytest_plugin"}
     assert {"hypothesis", "torch-hd", "hrr", "torchoptics", "pado-optics", "fla-core"} <= {
         r.split(">")[0].split("=")[0] for r in meta["optional-dependencies"]["audit"]}
-    (tmp_path / "test_user.py").write_text("import sys\n\ndef test_nothing_heavy_was_imported():\n"
-                                           "    assert 'torch' not in sys.modules and 'suite.registry' not in sys.modules\n")
+    (tmp_path / "test_user.py").write_text(
+        "import sys\n\ndef test_nothing_heavy_was_imported():\n"
+        "    assert 'torch' not in sys.modules and 'suite.registry' not in sys.modules\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "suite.audit.pytest_plugin", "-p", "no:cacheprovider",
-                          "-q", "-p", "no:benchmark", "-p", "no:hypothesispytest", str(tmp_path)], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
+    # only this plugin (pytest-benchmark's and hypothesis' own are switched off: they are not under test)
+    cmd = [sys.executable, "-m", "pytest", "-p", "suite.audit.pytest_plugin", "-p", "no:cacheprovider", "-q",
+           "-p", "no:benchmark", "-p", "no:hypothesispytest", str(tmp_path)]
+    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "1 passed" in run.stdout, run.stdout + run.stderr
 
 

@@ -71,7 +71,7 @@ def public_audit(ctx: StudyContext) -> StudyResult:
 register(
     Domain("audit", "Public implementations, audited by the suite's properties"),
     Study("audit.public", "torchhd, hrr, geoopt, TorchOptics, PADO and fla: which properties each passes",
-          public_audit, sweep=dict(timeout=(10.0, 30.0)),
+          public_audit, sweep=dict(timeout=(60.0, 120.0)),  # a first Triton compile (fla) takes tens of s
           key=("properties_passed", "properties_failed", "functions_not_installed"),
           description="One row per public function and property: the verdict, the number behind it and the "
                       "smallest failing input hypothesis found; libraries not installed are listed as such."),
