@@ -1,4 +1,4 @@
-"""The `neurophys` command (also `python -m suite`): `report`, `compare` and `list`.
+"""The `neurophys` command (also `python -m suite`): `report`, `compare`, `list` and `audit`.
 
 Exit status: 0 done; 1 a pair or study failed (unless --allow-failures), or stdout was closed early;
 2 bad arguments or an output folder that cannot be used (nothing measured); 130 / 143 stopped by Ctrl-C /
@@ -18,6 +18,7 @@ import torch
 
 import suite
 from suite import registry
+from suite.audit import cli as audit_cli
 
 SEED_MAX = 2**63 - 1
 
@@ -134,12 +135,14 @@ class Progress:
 
 
 def failures(res) -> list[str]:
-    """Every failed step of a run: accuracy/speed rows with status failed, failed studies, broken domains."""
+    """Every failed step of a run: accuracy/speed rows with status failed, failed studies, broken domains,
+    installed plugin variants that could not be used."""
     rows = [f"{r['pair']} {r['impl']} {r['device']} {r.get('size')}: {r.get('error')}"
             for r in [*res.accuracy, *res.speed] if r.get("status") == "failed"]
     studies = [f"{s.study.name} {s.device}: {s.error}" for s in res.studies if s.error]
     domains = [f"suite.studies.{m}: {e}" for m, e in registry.load_errors().items()]
-    return rows + studies + domains
+    plugins = [f"plugin variant {n}: {e}" for n, e in registry.plugin_errors().items()]
+    return rows + studies + domains + plugins
 
 
 def _guarded(work: Callable[[], int]) -> int:
@@ -220,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="neurophys", description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1].strip())
     ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = ap.add_subparsers(dest="cmd", metavar="{report,compare,list}")
+    sub = ap.add_subparsers(dest="cmd", metavar="{report,compare,list,audit}")
     rep = sub.add_parser("report", help="measure every pair and study and write an HTML report")
     rep.add_argument("--out", default="neurophys-report",
                      help="output folder (default: ./neurophys-report); must be new, empty or an earlier report")
@@ -245,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="print the registered pairs and studies")
     lst.add_argument("--only", action="append", metavar="DOMAIN")
     lst.set_defaults(func=cmd_list)
+    audit_cli.add_parser(sub)
     return ap
 
 

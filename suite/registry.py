@@ -22,7 +22,7 @@ from suite.claims import CLAIMS, VERDICTS, Rule, Verdict
 
 __all__ = ["Pair", "Study", "Domain", "Rule", "Verdict", "VERDICTS", "StudyContext", "StudyResult", "SkipSize",
            "register", "pairs", "studies", "domain_list", "claim_owners", "get_pair", "get_study", "domains",
-           "available_devices", "DEVICES"]
+           "available_devices", "plugin_errors", "DEVICES"]
 
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
 
@@ -73,7 +73,10 @@ class Pair:
         return self.name.split(".", 1)[0]
 
     def impls(self) -> dict[str, Callable[..., Any]]:
-        return {"naive": self.naive, "fixed": self.fixed, **dict(self.variants)}
+        """naive, fixed, the declared variants, then the installed plugins' (entry-point group
+        `neurophys.variants`) under names the pair does not already use (`plugin_errors` lists clashes)."""
+        own = {"naive": self.naive, "fixed": self.fixed, **dict(self.variants)}
+        return own | {n: fn for n, fn in _plugins().get(self.name, {}).items() if n not in own}
 
     def impl(self, name: str) -> Callable[..., Any]:
         impls = self.impls()
@@ -316,6 +319,31 @@ def get_study(name: str) -> Study:
 def domains() -> list[str]:
     load_all()
     return sorted({p.domain for p in _PAIRS.values()} | {s.domain for s in _STUDIES.values()})
+
+
+def _plugins() -> dict[str, dict[str, Callable[..., Any]]]:
+    from suite.audit import plugins
+
+    return plugins.installed()
+
+
+def plugin_errors() -> dict[str, str]:
+    """Installed `neurophys.variants` entry points that are not used, with the reason: they do not load,
+    name no registered pair, or take a name the pair already has (naive, fixed, a declared variant)."""
+    from suite.audit import plugins
+
+    found = _plugins()
+    errors = plugins.variant_errors()
+    load_all()
+    for pair, fns in sorted(found.items()):
+        if pair not in _PAIRS:
+            errors |= {f"{pair}:{n}": f"no pair named {pair!r}; registered: {sorted(_PAIRS)}" for n in fns}
+            continue
+        p = _PAIRS[pair]
+        taken = {"naive", "fixed", *p.variants}
+        errors |= {f"{pair}:{n}": f"the name {n!r} is taken by the pair's own {n!r}; rename the entry point"
+                   for n in fns if n in taken}
+    return errors
 
 
 def available_devices() -> list[str]:

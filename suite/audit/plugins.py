@@ -6,12 +6,15 @@ An installed package declares variants in the entry-point group `neurophys.varia
     "holographic.bind:mybind" = "mypkg.hrr:bind"     # pair and variant name in the entry's name
     fastbind = "mypkg.hrr:bind"                       # or the pair in the function's `neurophys_pair` attribute
 
-`variants()` loads them ({pair: {name: callable}}) so they ride along as a pair's variants; an entry that
-does not load is reported by `variant_errors()`, never raised.
+`installed()` loads them once ({pair: {name: callable}}) and `suite.registry.Pair.impls()` adds them to the
+pair's own implementations, so they ride along in the report, asv and pytest-benchmark as the pair's
+variants. An entry that does not load, names no pair, or takes a name the pair already has is listed by
+`suite.registry.plugin_errors()` (the report shows it among the failures), never raised.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import Callable
@@ -73,8 +76,9 @@ _ERRORS: dict[str, str] = {}
 
 
 def variants(group: str = GROUP) -> dict[str, dict[str, Callable[..., Any]]]:
-    """{pair: {variant name: callable}} from the installed entry points of `group`."""
+    """{pair: {variant name: callable}} from the installed entry points of `group`, loaded now."""
     out: dict[str, dict[str, Callable[..., Any]]] = {}
+    _ERRORS.clear()
     for ep in entry_points(group=group):
         try:
             fn = ep.load()
@@ -88,6 +92,9 @@ def variants(group: str = GROUP) -> dict[str, dict[str, Callable[..., Any]]]:
             _ERRORS[ep.name] = (f"{ep.value}: no pair given (name the entry 'pair:impl' or set the function's "
                                 "neurophys_pair attribute)")
             continue
+        if not callable(fn):
+            _ERRORS[ep.name] = f"{ep.value} is a {type(fn).__name__}, not callable"
+            continue
         out.setdefault(pair, {})[name] = fn
     return out
 
@@ -95,3 +102,10 @@ def variants(group: str = GROUP) -> dict[str, dict[str, Callable[..., Any]]]:
 def variant_errors() -> dict[str, str]:
     """Entry points of the last `variants()` call that could not be used, with the reason."""
     return dict(_ERRORS)
+
+
+@functools.cache
+def installed() -> dict[str, dict[str, Callable[..., Any]]]:
+    """`variants()` of the group, loaded once per process: what `suite.registry.Pair.impls()` adds to every
+    pair, so that the report, asv and pytest-benchmark all see them (`installed.cache_clear()` reloads)."""
+    return variants()

@@ -321,7 +321,7 @@ def _opt_props() -> list[Property]:
 DELTA = "fastweights.delta_rule"
 
 
-def delta_case(t: int, d: int, knorm: float, seed: int, device: str = "cpu") -> tuple[torch.Tensor, ...]:
+def delta_case(t: int, d: int, knorm: float, seed: int) -> tuple[torch.Tensor, ...]:
     """q, k, v [1, 2, T, d], beta [1, 2, T] in float32: q, v ~ N(0, 1), keys of norm `knorm` (1 = the
     normalised keys of DeltaNet), beta = sigmoid(N(0, 1)) scaled so that beta ||k||^2 < 2 (contractive)."""
     g = _gen(seed)
@@ -329,19 +329,19 @@ def delta_case(t: int, d: int, knorm: float, seed: int, device: str = "cpu") -> 
     k = knorm * torch.nn.functional.normalize(torch.randn(1, 2, t, d, generator=g, dtype=torch.float64), dim=-1)
     v = torch.randn(1, 2, t, d, generator=g, dtype=torch.float64)
     beta = torch.sigmoid(torch.randn(1, 2, t, generator=g, dtype=torch.float64)) * min(1.0, 1.9 / knorm**2)
-    return tuple(x.float().to(device) for x in (q, k, v, beta))
+    return tuple(x.float() for x in (q, k, v, beta))
 
 
-def _fw_props(device: str = "cpu") -> list[Property]:
+def _fw_props() -> list[Property]:
     pair = DELTA
 
     def shape(impl, case):
-        args = delta_case(case["t"], case["d"], 1.0, case["seed"], device)
+        args = delta_case(case["t"], case["d"], 1.0, case["seed"])
         out = _tensor_out(impl(*args), pair)
         return shape_check(out, args[2].shape, case, "T not a multiple of the chunk size loses steps")
 
     def accuracy(impl, case):
-        args = delta_case(case["t"], case["d"], case["knorm"], case["seed"], device)
+        args = delta_case(case["t"], case["d"], case["knorm"], case["seed"])
         out = _tensor_out(impl(*args), pair)
         p = _pair(pair)
         ref = p.oracle(*args)
@@ -364,7 +364,7 @@ def _fw_props(device: str = "cpu") -> list[Property]:
     ]
 
 
-def properties(pair: str, device: str = "cpu") -> list[Property]:
+def properties(pair: str) -> list[Property]:
     """The named properties of one pair (an empty list for a pair that has none yet)."""
     if pair in ("holographic.bind",):
         return _holo_props(pair, 2, unitary=False)
@@ -377,7 +377,7 @@ def properties(pair: str, device: str = "cpu") -> list[Property]:
     if pair == ASM:
         return _opt_props()
     if pair == DELTA:
-        return _fw_props(device)
+        return _fw_props()
     return []
 
 
@@ -439,11 +439,29 @@ def check(prop: Property, impl: Callable[..., Any], impl_name: str = "impl", *, 
     return PropertyResult(**base, status="failed", number=res.number, detail=detail, example=_describe(case))
 
 
+def _cpu(x: Any) -> Any:
+    return x.cpu() if isinstance(x, torch.Tensor) else x
+
+
+def on_device(impl: Callable[..., Any], device: str) -> Callable[..., Any]:
+    """`impl` called with its tensor arguments moved to `device` and its tensor outputs brought back to the
+    CPU, where the properties' checks, the oracles and the fixed reference run (the identity on "cpu")."""
+    if device == "cpu":
+        return impl
+
+    def call(*args):
+        out = impl(*(a.to(device) if isinstance(a, torch.Tensor) else a for a in args))
+        return type(out)(_cpu(o) for o in out) if isinstance(out, (tuple, list)) else _cpu(out)
+    return call
+
+
 def check_all(pair: str, impl: Callable[..., Any], impl_name: str = "impl", *, device: str = "cpu",
               timeout: float = 10.0, quick: bool = True) -> list[PropertyResult]:
-    """Every property of `pair` against one implementation (quick: a third of the examples, at least 5)."""
+    """Every property of `pair` against one implementation run on `device` (quick: a third of the
+    examples, at least 5)."""
     out = []
-    for prop in properties(pair, device):
+    on = on_device(impl, device)
+    for prop in properties(pair):
         n = max(5, prop.max_examples // 3) if quick else prop.max_examples
-        out.append(check(prop, impl, impl_name, timeout=timeout, max_examples=n))
+        out.append(check(prop, on, impl_name, timeout=timeout, max_examples=n))
     return out

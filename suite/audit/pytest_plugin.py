@@ -1,7 +1,8 @@
 """pytest plugin: `pytest --neurophys-impl holographic.bind=mypkg.mod:bind` runs that pair's properties
 against the user's function, one test per property, in the user's own test suite.
 
-Registered through the `pytest11` entry point of neurophys-suite (or `-p suite.audit.pytest_plugin`). A
+Registered through the `pytest11` entry point of neurophys-suite (or `-p suite.audit.pytest_plugin`); a run
+without `--neurophys-impl` imports nothing but this module (no torch, no hypothesis) and adds no tests. A
 failing test shows the verdict ("odd d loses a sample: ...") and the smallest failing case hypothesis found.
 A spec that does not parse, import, or match the pair's signature stops the run with one line (UsageError).
 """
@@ -29,11 +30,15 @@ def _parse(spec: str) -> tuple[str, str]:
 
 
 def pytest_configure(config) -> None:
+    config._neurophys_impls = []
+    specs = config.getoption("--neurophys-impl")
+    if not specs:
+        return  # the plugin costs nothing in a run that does not use it: torch and hypothesis stay unimported
     from suite import registry
     from suite.audit.plugins import ImplSpecError, load_impl
 
     impls = []
-    for spec in config.getoption("--neurophys-impl"):
+    for spec in specs:
         pair, target = _parse(spec)
         try:
             registry.get_pair(pair)
@@ -74,9 +79,11 @@ class NeurophysPropertyItem(pytest.Item):
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
+    if not config._neurophys_impls:
+        return
     from suite.audit.properties import properties
 
-    for pair, target, fn in getattr(config, "_neurophys_impls", []):
+    for pair, target, fn in config._neurophys_impls:
         for prop in properties(pair):
             name = f"neurophys[{pair}={target}][{prop.name}]"
             items.append(NeurophysPropertyItem.from_parent(session, name=name, prop=prop, fn=fn, target=target))

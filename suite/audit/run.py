@@ -2,8 +2,9 @@
 its speed against the suite's naive and fixed versions, and write the result as a self-contained page.
 
 Accuracy: relative error `||out - ref|| / ||ref||` against the pair's float64 oracle on the pair's seeded
-inputs at each of its sizes (NaN/Inf counted). Speed: `suite.timing.measure` on the same inputs, and
-`suite.timing.speedup` against naive and fixed, which gives no ratio when the interquartile ranges overlap.
+inputs at each of its quick sizes, as in the report (NaN/Inf counted). Speed: `suite.timing.measure` on
+the same inputs, and `suite.timing.speedup` against naive and fixed, which gives no ratio when the
+interquartile ranges overlap.
 Every call of an audited implementation runs under a time-out; a failure is recorded and the audit goes on.
 """
 
@@ -65,14 +66,14 @@ def _inputs_on(pair: registry.Pair, size: int, device: str) -> tuple:
     return pair.inputs(size, device, seed=0)
 
 
-def accuracy_sweep(pair: registry.Pair, name: str, impl: Callable, device: str, quick: bool,
-                   timeout: float) -> list[dict]:
-    """Relative error vs the pair's oracle at each size (skipped sizes and failures recorded)."""
+def accuracy_sweep(pair: registry.Pair, name: str, impl: Callable, device: str, timeout: float) -> list[dict]:
+    """Relative error vs the pair's oracle at each of its quick sizes, as in the report (the float64 oracle
+    can cost far more than the implementations: an O(d^2) sum, an mpmath loop); failures recorded."""
     if pair.oracle is None:
         return []
     call = guarded(impl, timeout, name)
     rows = []
-    for size in pair.timing_sizes(quick):
+    for size in pair.timing_sizes(quick=True):
         row = dict(impl=name, size=size, error=math.nan, nonfinite=0, status="ok", detail="")
         try:
             args = _inputs_on(pair, size, device)
@@ -135,7 +136,7 @@ def audit(pair_name: str, impls: Mapping[str, Callable[..., Any]], device: str =
     judged = ({"naive": pair.naive, "fixed": pair.fixed} if reference else {}) | dict(impls)
     for name, impl in judged.items():
         res.properties += check_all(pair_name, impl, name, device=device, timeout=timeout, quick=quick)
-        res.accuracy += accuracy_sweep(pair, name, impl, device, quick, timeout)
+        res.accuracy += accuracy_sweep(pair, name, impl, device, timeout)
     if speed:
         res.speed = speed_sweep(pair, impls, device, quick, timeout)
     return res
@@ -226,14 +227,19 @@ def write(results: list[AuditResult], out: str | Path) -> Path:
     return dest
 
 
+PUBLIC_COLUMNS = ["library", "function", "pair", "device", "property", "status", "number", "detail", "example"]
+
+
 def public_audit_table(devices: list[str] | tuple[str, ...] = ("cpu",), quick: bool = True, *,
                        timeout: float = 30.0):
-    """Tidy `pandas.DataFrame` (library, function, pair, device, property, passed, number, detail, example):
-    every installed public implementation through its pair's properties, one row per function and property
-    (plus one "accuracy vs oracle at size n" row per size), for the report's "public implementations" section."""
+    """Tidy `pandas.DataFrame` (PUBLIC_COLUMNS): every installed public implementation through its pair's
+    properties on each device, one row per function and property (status passed / failed / raised /
+    timeout / wrong shape, the property's number, its sentence and the smallest failing case hypothesis
+    found), plus one "accuracy vs oracle at size n" row per quick size; a public function that is not
+    installed, or not made for the device, gets one row saying so (status "not installed" / "not run")."""
     import pandas as pd
 
-    from suite.audit.public import installed
+    from suite.audit.public import installed, missing
 
     rows = []
     for device in devices:
@@ -241,13 +247,17 @@ def public_audit_table(devices: list[str] | tuple[str, ...] = ("cpu",), quick: b
         for pair in sorted({p.pair for p, _ in found.values()}):
             mine = {name: fn for name, (p, fn) in found.items() if p.pair == pair}
             res = audit(pair, mine, device, quick, timeout=timeout, speed=False, reference=False)
-            for name, fn in mine.items():
+            for name in mine:
                 pub = found[name][0]
                 base = dict(library=pub.library, function=pub.function, pair=pair, device=device)
-                rows += [dict(base, property=p.property, passed=p.passed, number=p.number, detail=p.detail,
+                rows += [dict(base, property=p.property, status=p.status, number=p.number, detail=p.detail,
                               example=p.example) for p in res.properties if p.impl == name]
-                rows += [dict(base, property=f"accuracy vs oracle at {a['size']}", passed=a["status"] == "ok"
-                              and math.isfinite(a["error"]), number=a["error"], detail=a["detail"], example="")
+                rows += [dict(base, property=f"accuracy vs oracle at {a['size']}",
+                              status="passed" if a["status"] == "ok" and math.isfinite(a["error"]) else
+                              a["status"] if a["status"] != "ok" else "failed",
+                              number=a["error"], detail=a["detail"], example="")
                          for a in res.accuracy if a["impl"] == name]
-    cols = ["library", "function", "pair", "device", "property", "passed", "number", "detail", "example"]
-    return pd.DataFrame(rows, columns=cols)
+        rows += [dict(library=pub.library, function=pub.function, pair=pub.pair, device=device, property="",
+                      status="not installed" if why.startswith("not installed") else "not run", number=math.nan,
+                      detail=why, example="") for pub, why in missing(None, device)]
+    return pd.DataFrame(rows, columns=PUBLIC_COLUMNS)

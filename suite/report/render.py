@@ -202,7 +202,7 @@ def render_html(res: Results, baseline: dict[str, Any] | None = None) -> str:
         key_rows = pd.DataFrame([{"study": v["name"], "device": v["device"], "key number": v.get("key", ""),
                                   "status": "failed: " + v["error"] if v["error"] else "ok"} for v in views])
         sections.append({
-            "domain": d, "title": dom.title,
+            "domain": d, "title": dom.title, "has_pairs": any(p.domain == d for p in res.pairs),
             "claims": [c for c in claims if owners.get(c["claim"]) == d
                        or any(e["study"].split(".")[0] == d for e in c["evidence"])],
             "mirrors": [v for v in views if v.get("mirror")],

@@ -241,6 +241,8 @@ def summary(res: Results) -> dict[str, Any]:
     acc_wins, acc_losses = wins_and_losses(accuracy_ratios(res), "naive/fixed error")
     speed_wins, speed_losses = wins_and_losses(speed_ratios(res), "naive/fixed time")
     failures = [f"domain module suite.studies.{m} failed to import: {e}" for m, e in registry.load_errors().items()]
+    failures += [f"plugin variant {n} (entry point group neurophys.variants) not used: {e}"
+                 for n, e in registry.plugin_errors().items()]
     failures += [f"study {r.study.name} ({r.device}): {r.error}" for r in res.studies if r.error]
     for rows, kind in ((res.accuracy, "accuracy"), (res.speed, "speed")):
         failures += [f"{kind} {r['pair']} {r['impl']} ({r['device']}, size {r['size']}): {r.get('error')}"

@@ -1,5 +1,0 @@
-import sys
-
-from suite.audit.cli import main
-
-sys.exit(main())
