@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from baselines import holographic as nv
 from suite import holographic as hg
+from suite.checks import validation
+from tests.syncs import syncs_per_call
 
 DTYPES = [torch.float32, torch.float64]
 TOL = {torch.float32: 2e-5, torch.float64: 1e-12}
@@ -550,3 +552,22 @@ def test_phasor_bind_where_every_spectrum_product_is_subnormal(dtype):
         for e in exps:
             out = hg.phasor_bind((x * 2.0 ** -e).to(dtype), (y * 2.0 ** -e).to(dtype))
             assert rel(out, ref) < (1e-5 if dtype == torch.float32 else 1e-12), e
+
+
+# ------------------------------------------------------------------------------------------- device syncs
+def test_bind_and_unbind_cost_one_sync_validating_and_none_without():
+    """Both inputs' finiteness is read off the product's DC bins in one host read; none with validation off.
+    A NaN or Inf in either argument is still reported under that argument's name."""
+    x, y = gauss((3, 2, 16), 1, torch.float32), gauss((2, 16), 2, torch.float32)
+    for op in (hg.bind, hg.unbind):
+        assert syncs_per_call(lambda: op(x, y)) == 1
+        with validation(False):
+            assert syncs_per_call(lambda: op(x, y)) == 0
+        for bad, arg in ((float("nan"), 0), (float("inf"), 1), (-float("inf"), 1)):
+            args = [x.clone(), y.clone()]
+            args[arg][..., 0, 3] = bad
+            with pytest.raises(ValueError, match=f"^{'xz'[op is hg.unbind] if arg == 0 else 'y'} contains NaN"):
+                op(*args)
+    # finite input whose DC sums overflow is not bad input
+    big = torch.full((2, 16), 3e38)
+    assert hg.bind(big, big).shape == (2, 16)
