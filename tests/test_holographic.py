@@ -571,3 +571,36 @@ def test_bind_and_unbind_cost_one_sync_validating_and_none_without():
     # finite input whose DC sums overflow is not bad input
     big = torch.full((2, 16), 3e38)
     assert hg.bind(big, big).shape == (2, 16)
+
+
+def test_phasor_bind_and_project_cost_one_sync_and_keep_the_error_names():
+    """The guard (row-norm ranges of x and y, smallest unit energy of the product, a key's modulus range while
+    validating) is fetched in one host read, with or without validation."""
+    x, y = gauss((4, 32), 3, torch.float32), gauss((4, 32), 4, torch.float32)
+    key = hg.phasor_key(y)
+    for f in (lambda: hg.phasor_bind(x, y), lambda: hg.phasor_bind(x, key), lambda: hg.project(x)):
+        assert syncs_per_call(f) == 1
+        with validation(False):
+            assert syncs_per_call(f) == 1
+    bad = y.clone()
+    bad[2, 5] = float("inf")
+    with pytest.raises(ValueError, match="^y contains NaN or Inf"):
+        hg.phasor_bind(x, bad)
+    with pytest.raises(ValueError, match="unit spectrum"):
+        hg.phasor_bind(x, key * 1.1)
+    with pytest.raises(ValueError, match="unit spectrum"):
+        hg.phasor_bind(x, torch.where(torch.arange(17) == 3, torch.nan, key))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_phasor_bind_at_the_edges_of_the_norm_guard(dtype):
+    """Rows whose norm puts them just inside or outside the ordinary range (a lone spike, a flat row) give the
+    unfused definition on both paths."""
+    fi = torch.finfo(dtype)
+    d = 64
+    y = gauss((d,), 5, dtype)
+    for v in (fi.tiny ** 0.25, 2 * math.sqrt(d) * fi.tiny ** 0.25, fi.max ** 0.25 / 2, fi.max ** 0.25):
+        for x in (torch.zeros(d, dtype=dtype).index_fill(0, torch.tensor([7]), v),
+                  torch.full((d,), v / math.sqrt(d), dtype=dtype) + gauss((d,), 6, dtype) * (v / d)):
+            ref = hg.bind(hg.project(x.double()), hg.project(y.double()))
+            assert rel(hg.phasor_bind(x, y), ref) < TOL[dtype] * 10
