@@ -1,7 +1,8 @@
 """Kernels and host syncs per call of an op, for gpu_ops.py and the CPU before/after counts.
 
 kernels: on CUDA the device kernels (and copies) that torch.profiler records during one call; on the CPU
-the leaf aten ops that do work (views, aliases and allocations excluded), the closest CPU analogue.
+the aten ops that do work (views, aliases, allocations and pure dispatchers excluded), the closest CPU
+analogue (`_cpu_kernels`).
 syncs: host reads of device values during one call (Tensor.__bool__/item/tolist/__float__/__int__), each of
 which blocks on the device on CUDA (tests/syncs.py).
 """
@@ -22,6 +23,13 @@ _NO_WORK = {
     "aten::resolve_neg", "aten::result_type", "aten::is_nonzero", "aten::_local_scalar_dense", "aten::item",
     "aten::set_", "aten::contiguous", "aten::to", "aten::_to_copy", "aten::type_as", "aten::view_as",
     "aten::squeeze_", "aten::unsqueeze_", "aten::_has_compatible_shallow_copy_type", "aten::movedim",
+    "aten::promote_types", "aten::as_strided_",
+}
+# ops that only dispatch to the aten ops below them (their children are counted, not they)
+_WRAPPERS = {
+    "aten::fft_rfft", "aten::fft_irfft", "aten::fft_fft", "aten::fft_ifft", "aten::fft_fft2", "aten::fft_ifft2",
+    "aten::fft_fftn", "aten::fft_ifftn", "aten::fft_rfftn", "aten::fft_irfftn", "aten::clone", "aten::isfinite",
+    "aten::linalg_norm", "aten::norm",
 }
 
 
@@ -36,6 +44,13 @@ def kernels_per_call(fn, device: str) -> int:
     evs = prof.events()
     if device == "cuda":
         return sum(1 for e in evs if e.device_type == torch.autograd.DeviceType.CUDA)
-    aten = [e for e in evs if e.name.startswith("aten::")]
-    parents = {id(e.cpu_parent) for e in aten if e.cpu_parent is not None}
-    return sum(1 for e in aten if id(e) not in parents and e.name not in _NO_WORK)
+    return sum(_cpu_kernels(e) for e in evs if e.name.startswith("aten::")
+               and (e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::")))
+
+
+def _cpu_kernels(e) -> int:
+    """Kernels of an aten op on the CPU: those of the aten ops it calls, plus one for its own work unless it is
+    a view, an allocation or a pure dispatcher. An approximation (a CPU reduction's initial fill_ counts too);
+    on CUDA the profiler's kernel count is exact."""
+    inner = sum(_cpu_kernels(c) for c in e.cpu_children if c.name.startswith("aten::"))
+    return inner + int(e.name not in _NO_WORK and e.name not in _WRAPPERS)

@@ -245,15 +245,20 @@ def _safe_sqrt(n):
     return torch.where(nz, torch.sqrt(torch.where(nz, n, torch.ones_like(n))), torch.zeros_like(n))
 
 
-def _polar_distance(r1, r2, delta_r, s2):
+def _far(r1, r2):
+    """Mask of the pairs with a radius beyond _DIRECT_RADIUS (log-domain evaluation)."""
+    return (r1 > _DIRECT_RADIUS) | (r2 > _DIRECT_RADIUS)
+
+
+def _polar_distance(r1, r2, delta_r, s2, far):
     """Distance from radii r1, r2, their difference delta_r (computed without cancellation) and
     s2 = sin^2(theta/2): directly in float64 while sinh(r) cannot overflow, in the log domain
-    (`_log_sinh_half_sq`, `_two_asinh_exp`) for the pairs beyond _DIRECT_RADIUS."""
+    (`_log_sinh_half_sq`, `_two_asinh_exp`) for the pairs beyond _DIRECT_RADIUS (`far`: their mask, or None
+    when there is none, decided by the caller in the same host read as the refinement)."""
     c1, c2 = r1.clamp_max(_DIRECT_RADIUS), r2.clamp_max(_DIRECT_RADIUS)
     out = _chord_half_sq(torch.sinh(delta_r.clamp(-_DIRECT_RADIUS, _DIRECT_RADIUS) * 0.5) ** 2,
                          torch.sinh(c1) * torch.sinh(c2), s2)
-    far = (r1 > _DIRECT_RADIUS) | (r2 > _DIRECT_RADIUS)
-    if bool(far.any()):
+    if far is not None:
         r1, r2, delta_r, s2 = torch.broadcast_tensors(r1, r2, delta_r, s2)  # cdist: [B, 1] and [1, C] radii
         idx = far.nonzero(as_tuple=True)
         out = out.index_put(idx, _two_asinh_exp(_log_sinh_half_sq(r1[idx], r2[idx], delta_r[idx], s2[idx])))
@@ -291,38 +296,55 @@ def _exact_terms(a, b):
     return dn2, _direction_gap_sq(a, b, d, na, nb, dn2 / (na + nb))
 
 
-def _pair_terms(n1, n2, ab, rows, refine: float):
+def _fetch(values: list[torch.Tensor]) -> list[float]:
+    """Device scalars (flags, sums) read on the host in ONE device sync."""
+    return torch.stack([v.to(torch.float64) for v in values]).tolist()
+
+
+def _pair_terms(n1, n2, ab, rows, refine: float, far=None, checks=()):
     """(|a|, |b|, |a|^2 - |b|^2, sin^2(theta/2)) for every pair from its Gram entries (one pass over the
     coordinates, as a textbook distance), with the pairs that the Gram form cannot resolve (s2 below
-    `refine`, see `_refine_below`: nearby points, common rays) recomputed by `_exact_terms` from `rows(flat_index)`, which
-    returns their float64 rows (a, b). The choice is made per pair."""
+    `refine`, see `_refine_below`: nearby points, common rays) recomputed by `_exact_terms` from
+    `rows(flat_index)`, which returns their float64 rows (a, b). The choice is made per pair.
+
+    Whether any pair needs refining, whether any is `far(|a|, |b|)` (a mask function, or None) and the
+    caller's `checks` (device scalars: validation flags) are read in one host read. Returns the terms, the
+    far mask (None when no pair is far) and the checks' values."""
     na, nb, dn2, s2 = _gram_terms(n1, n2, ab)
     need = s2 < refine
-    if bool(need.any()):
+    far_mask = None if far is None else far(na, nb)
+    got = _fetch([need.any()] + ([] if far is None else [far_mask.any()]) + list(checks))
+    if far is not None:
+        far_mask = far_mask if got.pop(1) else None
+    if got.pop(0):
         shape = s2.shape
         idx = need.reshape(-1).nonzero().squeeze(-1)
         e_dn2, e_s2 = _exact_terms(*rows(idx))
         dn2 = dn2.expand(shape).reshape(-1).index_put((idx,), e_dn2).reshape(shape)
         s2 = s2.reshape(-1).index_put((idx,), e_s2).reshape(shape)
-    return na, nb, dn2, s2
+    return (na, nb, dn2, s2), far_mask, got
 
 
-def _tangent_from_terms(r1, r2, dn2, s2):
+def _tangent_from_terms(r1, r2, dn2, s2, far):
     """tangent distance (curvature -1) from `_pair_terms` of the tangent vectors: r1 - r2 = dn2 / (r1 + r2)."""
-    return _polar_distance(r1, r2, dn2 / (r1 + r2), s2)
+    return _polar_distance(r1, r2, dn2 / (r1 + r2), s2, far)
 
 
-def _lorentz_from_terms(p, q, dn2, s2):
+def _lorentz_from_terms(p, q, dn2, s2, far=None):
     """Lorentz distance (curvature -1) from `_pair_terms` of the spatial parts (p = |x_s| = sinh r1):
     sinh(r1 - r2) = p y0 - q x0 = (p^2 - q^2) / (p y0 + q x0) =: t (x0 = sqrt(1 + p^2)),
-    sinh^2((r1 - r2)/2) = (cosh(r1 - r2) - 1) / 2 = t^2 / (2 (sqrt(1 + t^2) + 1)), sinh r1 sinh r2 = p q."""
+    sinh^2((r1 - r2)/2) = (cosh(r1 - r2) - 1) / 2 = t^2 / (2 (sqrt(1 + t^2) + 1)), sinh r1 sinh r2 = p q.
+    No pair is far (`far` is None: float64 holds p q for every float32 point)."""
     one = torch.ones_like(p)
     t = dn2 / (p * torch.hypot(one, q) + q * torch.hypot(one, p))
     return _chord_half_sq(t * t / (2 * (torch.hypot(torch.ones_like(t), t) + 1)), p * q, s2)
 
 
-def _pointwise(a, b, from_terms, k: float):
-    """Distance of the row pairs a, b [..., n] (broadcast; evaluated in float64) at curvature -1/k."""
+def _pointwise(a, b, from_terms, k: float, far=None, checks=(), finite: bool = False):
+    """Distance of the row pairs a, b [..., n] (broadcast; evaluated in float64) at curvature -1/k, and the
+    values of `checks` (device scalars) read in the same host read as the refinement decision
+    (`_pair_terms`), followed, with `finite`, by the sum of the squared norms: not finite iff an entry of a
+    or b is, or (float64 input beyond ~1e154) a finite square overflows."""
     refine = _refine_below(torch.result_type(a, b))
     a, b = torch.broadcast_tensors(_wide(a), _wide(b))
     n = a.shape[-1]
@@ -330,8 +352,10 @@ def _pointwise(a, b, from_terms, k: float):
     def rows(idx):
         return a.reshape(-1, n)[idx] / math.sqrt(k), b.reshape(-1, n)[idx] / math.sqrt(k)
 
-    terms = _pair_terms(_dot(a, a) / k, _dot(b, b) / k, _dot(a, b) / k, rows, refine)
-    return math.sqrt(k) * from_terms(*terms)
+    n1, n2 = _dot(a, a) / k, _dot(b, b) / k
+    checks = list(checks) + ([n1.sum() + n2.sum()] if finite else [])
+    terms, far_mask, got = _pair_terms(n1, n2, _dot(a, b) / k, rows, refine, far, checks)
+    return math.sqrt(k) * from_terms(*terms, far_mask), got
 
 
 
@@ -364,20 +388,22 @@ def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check:
     k = _k(k)
     _check_pair(x, y, "x", "y", min_last=2)
     check = check and validation_enabled()
-    bad = []
+    bad = [False, False]
 
     def block(a, b):
-        if check:  # flags are reduced once at the end: one host sync, not one per block
-            bad.append((_off_manifold(a, k).any(), _off_manifold(b, k).any()))
-        return _pointwise(a[..., 1:], b[..., 1:], _lorentz_from_terms, k)
+        # the on-manifold flags are read with the refinement decision: one host read per block (one block
+        # off the CPU); the error is raised once every block has run
+        checks = (_off_manifold(a, k).any(), _off_manifold(b, k).any()) if check else ()
+        out, got = _pointwise(a[..., 1:], b[..., 1:], _lorentz_from_terms, k, checks=checks)
+        if check:
+            bad[0], bad[1] = bad[0] or got[0] > 0, bad[1] or got[1] > 0
+        return out
 
     out = _rowwise(block, x, y)
-    if check:
-        flags = torch.stack([torch.stack(f) for f in bad]).any(0).tolist()
-        if flags[0]:
-            raise _manifold_error("x", x, k)
-        if flags[1]:
-            raise _manifold_error("y", y, k)
+    if bad[0]:
+        raise _manifold_error("x", x, k)
+    if bad[1]:
+        raise _manifold_error("y", y, k)
     return out.to(torch.result_type(x, y))
 
 
@@ -421,13 +447,16 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
     """
     k = _k(k)
     _check_pair(v, w, "v", "w")
+    validate = validation_enabled()
 
     def block(a, b):
-        return _pointwise(a, b, _tangent_from_terms, k)
+        out, got = _pointwise(a, b, _tangent_from_terms, k, far=_far, finite=validate)
+        if validate and not math.isfinite(got[0]):  # NaN/Inf input, or a finite square that overflowed
+            check_finite(v, "v")
+            check_finite(w, "w")
+        return out
 
-    out = _rowwise(block, v, w).to(torch.result_type(v, w))
-    _finite_output(out, v, w, "v", "w")
-    return out
+    return _rowwise(block, v, w).to(torch.result_type(v, w))
 
 
 def lorentz_expmap0(v: torch.Tensor, k: float = 1.0) -> torch.Tensor:
@@ -511,7 +540,7 @@ def poincare_to_lorentz(p: torch.Tensor, k: float = 1.0) -> torch.Tensor:
     return torch.cat([sk * (k + n * n) / den, 2 * k * p / den], dim=-1)
 
 
-def _cdist(a, b, from_terms, k: float):
+def _cdist(a, b, from_terms, k: float, far=None):
     """All-pairs distances of the rows of a [..., B, n] and b [..., C, n] -> [..., B, C] at curvature -1/k:
     the Gram entries come from one matrix product (B x C x n is never materialised) and the pairs that
     the Gram form cannot resolve are refined from their rows (`_pair_terms`), as in `_pointwise`."""
@@ -526,8 +555,9 @@ def _cdist(a, b, from_terms, k: float):
         *bi, i, j = torch.unravel_index(idx, shape)
         return a[(*bi, i)] / math.sqrt(k), b[(*bi, j)] / math.sqrt(k)
 
-    terms = _pair_terms((_dot(a, a) / k).unsqueeze(-1), (_dot(b, b) / k).unsqueeze(-2), ab, rows, refine)
-    return math.sqrt(k) * from_terms(*terms)
+    terms, far_mask, _ = _pair_terms((_dot(a, a) / k).unsqueeze(-1), (_dot(b, b) / k).unsqueeze(-2), ab, rows,
+                                     refine, far)
+    return math.sqrt(k) * from_terms(*terms, far_mask)
 
 
 def tangent_cdist(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.Tensor:
@@ -552,7 +582,7 @@ def tangent_cdist(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.Ten
     """
     k = _k(k)
     _check_pair(v, w, "v", "w", rows=True)
-    out = _cdist(v, w, _tangent_from_terms, k).to(torch.result_type(v, w))
+    out = _cdist(v, w, _tangent_from_terms, k, _far).to(torch.result_type(v, w))
     _finite_output(out, v, w, "v", "w")
     return out
 
