@@ -8,10 +8,23 @@ which blocks on the device on CUDA (tests/syncs.py).
 """
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from tests.syncs import syncs_per_call  # noqa: F401  (re-exported for gpu_ops.py)
+
+def _load_syncs():
+    """tests/syncs.py of the tree this script lives in, by path: the tree being timed (PYTHONPATH) may be an
+    older one without it."""
+    spec = importlib.util.spec_from_file_location("_syncs", Path(__file__).resolve().parents[2] / "tests" / "syncs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+syncs_per_call = _load_syncs().syncs_per_call
 
 _NO_WORK = {
     "aten::view", "aten::reshape", "aten::_reshape_alias", "aten::as_strided", "aten::select", "aten::slice",
