@@ -8,7 +8,9 @@ matching Poincare ball has radius sqrt(k) (geoopt's `PoincareBall(c=1/k)`).
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import warnings
 
 import torch
 
@@ -47,8 +49,11 @@ def _rowwise(fn, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """sum(a * b, -1) as (a * b) @ ones: a BLAS matrix-vector product beats a last-dim sum of size n ~ 16."""
+    """sum(a * b, -1) as (a * b) @ ones: a BLAS matrix-vector product beats a last-dim sum of size n ~ 16.
+    Under torch.compile a plain sum, which fuses with the product (a matrix product would not)."""
     ab = a * b
+    if torch.compiler.is_compiling():
+        return ab.sum(-1)
     return ab @ torch.ones(ab.shape[-1], dtype=ab.dtype, device=ab.device)
 
 
@@ -138,19 +143,30 @@ def _check_lorentz(x, name: str, k: float, check: bool = True) -> torch.Tensor:
     return x
 
 
-def _direction_gap_sq(a, b, d, na, nb, dn):
+def _gap_sq(a, b, d, na, nb, dn):
     """sin^2(theta / 2) = |a/na - b/nb|^2 / 4 for the angle theta between a and b (norms na, nb > 0,
-    d = a - b, dn = na - nb computed without cancellation).
+    d = a - b, dn = na - nb computed without cancellation), branch-free.
 
     a/na - b/nb = d/na - b dn / (na nb) for nearby points (error ~eps |d| / na, not eps), and the direct
     difference for far-apart ones (|d|^2 >= min |.|^2; the rewritten form would cancel terms of size
-    nb/na there). Where the result is below 2^-54 (directions equal to ~1e-8, beyond what the float64
-    divisions resolve), `_small_angle_sq` recomputes it from the exact 2x2 minors."""
+    nb/na there). Below 2^-54 (directions equal to ~1e-8, beyond what the float64 divisions resolve) the
+    exact 2x2 minors decide instead (`_needs_minors`, `_minor_sin2_half`)."""
     near = (_dot(d, d) < torch.minimum(na, nb) ** 2).unsqueeze(-1)  # squared norms: no sqrt rounding
     na_, nb_ = na.unsqueeze(-1), nb.unsqueeze(-1)
     diff = torch.where(near, d / na_ - b * (dn / (na * nb)).unsqueeze(-1), a / na_ - b / nb_)
-    s2 = (_dot(diff, diff) * 0.25).clamp_max(1.0)
-    need = (s2 < 2.0 ** -54) & (na * nb > 2.0 ** -900)  # the product guard keeps (na nb)^2 normal
+    return (_dot(diff, diff) * 0.25).clamp_max(1.0)
+
+
+def _needs_minors(s2, na, nb):
+    """Pairs whose `_gap_sq` is below 2^-54: the minors decide there (the product guard keeps (na nb)^2
+    normal)."""
+    return (s2 < 2.0 ** -54) & (na * nb > 2.0 ** -900)
+
+
+def _direction_gap_sq(a, b, d, na, nb, dn):
+    """`_gap_sq` with the pairs that `_needs_minors` recomputed by `_small_angle_sq` (gathered: a host read)."""
+    s2 = _gap_sq(a, b, d, na, nb, dn)
+    need = _needs_minors(s2, na, nb)
     if bool(need.any()):
         n = a.shape[-1]
         idx = need.reshape(-1).nonzero().squeeze(-1)
@@ -177,24 +193,27 @@ def _two_product(x, y):
     return p, ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
 
 
-def _small_angle_sq(a, b, na, nb):
-    """sin^2(theta / 2) for nearly parallel rows a, b of shape [m, n], relative-accurate:
+def _minor_sin2_half(a, b, na, nb):
+    """sin^2(theta / 2) for nearly parallel rows a, b [..., n], relative-accurate:
     sin^2(theta) = sum_{i<j} (a_i b_j - a_j b_i)^2 / (na nb)^2 (Lagrange's identity) and
     sin^2(theta / 2) = sin^2(theta) / (2 (1 + cos theta)), cos theta = a.b / (na nb).
     Each product a_i b_j is formed exactly as p + e (`_two_product`; e = 0 for float32 inputs, whose
     products are exact in float64), and p_ij - p_ji is exact where it nearly cancels (Sterbenz), so
     exactly collinear inputs (w = lambda v, any lambda > 0) give exactly 0 and a tiny angle keeps its
-    relative accuracy; |a/na - b/nb| cannot resolve either (rounding of na, nb)."""
+    relative accuracy; |a/na - b/nb| cannot resolve either (rounding of na, nb). Builds [..., n, n]."""
+    p, e = _two_product(a.unsqueeze(-1), b.unsqueeze(-2))
+    m = (p - p.transpose(-1, -2)) + (e - e.transpose(-1, -2))
+    nab = na * nb
+    sin2 = (m * m).sum((-1, -2)) * 0.5 / (nab * nab)
+    return sin2 / (2 * (1 + _dot(a, b) / nab))
+
+
+def _small_angle_sq(a, b, na, nb):
+    """`_minor_sin2_half` of the rows a, b [m, n], _MINOR_ELEMENTS of the [rows, n, n] minors at a time."""
     n = a.shape[-1]
     rows = max(1, _MINOR_ELEMENTS // max(n * n, 1))
-    sin2 = []
-    for i in range(0, a.shape[0], rows):
-        p, e = _two_product(a[i:i + rows].unsqueeze(-1), b[i:i + rows].unsqueeze(-2))
-        m = (p - p.transpose(-1, -2)) + (e - e.transpose(-1, -2))
-        sin2.append((m * m).sum((-1, -2)) * 0.5)
-    nab = na * nb
-    sin2 = torch.cat(sin2) / (nab * nab)
-    return sin2 / (2 * (1 + _dot(a, b) / nab))
+    return torch.cat([_minor_sin2_half(a[i:i + rows], b[i:i + rows], na[i:i + rows], nb[i:i + rows])
+                      for i in range(0, a.shape[0], rows)])
 
 
 def _log_sinh_half_sq(r1, r2, delta_r, s2):
@@ -255,13 +274,13 @@ def _polar_distance(r1, r2, delta_r, s2, far):
     s2 = sin^2(theta/2): directly in float64 while sinh(r) cannot overflow, in the log domain
     (`_log_sinh_half_sq`, `_two_asinh_exp`) for the pairs beyond _DIRECT_RADIUS (`far`: their mask, or None
     when there is none, decided by the caller in the same host read as the refinement)."""
-    c1, c2 = r1.clamp_max(_DIRECT_RADIUS), r2.clamp_max(_DIRECT_RADIUS)
-    out = _chord_half_sq(torch.sinh(delta_r.clamp(-_DIRECT_RADIUS, _DIRECT_RADIUS) * 0.5) ** 2,
-                         torch.sinh(c1) * torch.sinh(c2), s2)
-    if far is not None:
-        r1, r2, delta_r, s2 = torch.broadcast_tensors(r1, r2, delta_r, s2)  # cdist: [B, 1] and [1, C] radii
-        idx = far.nonzero(as_tuple=True)
-        out = out.index_put(idx, _two_asinh_exp(_log_sinh_half_sq(r1[idx], r2[idx], delta_r[idx], s2[idx])))
+    if far is None:
+        return _chord_half_sq(torch.sinh(delta_r * 0.5) ** 2, torch.sinh(r1) * torch.sinh(r2), s2)
+    # both forms for every pair, chosen by torch.where: no gather, no host read; the far pairs enter the direct
+    # form as zeros, so that neither form overflows and the gradients stay finite
+    r1d, r2d, drd = (torch.where(far, 0.0, t) for t in (r1, r2, delta_r))
+    out = _chord_half_sq(torch.sinh(drd * 0.5) ** 2, torch.sinh(r1d) * torch.sinh(r2d), s2)
+    out = torch.where(far, _two_asinh_exp(_log_sinh_half_sq(r1, r2, delta_r, s2)), out)
     return out
 
 
@@ -294,6 +313,29 @@ def _exact_terms(a, b):
     d = a - b
     dn2 = _dot(d, a + b)
     return dn2, _direction_gap_sq(a, b, d, na, nb, dn2 / (na + nb))
+
+
+def _branch_free_terms(a, b):
+    """(|a|, |b|, |a|^2 - |b|^2, sin^2(theta/2)) of every pair of float64 rows a, b [..., n] by the
+    cancellation-free forms (`_exact_terms`) and, where `_needs_minors`, the exact minors, each chosen per pair
+    by torch.where: no host read, so a compiled kernel can run it in one pass. The unchosen minors see
+    zero rows (finite values and gradients); the origin convention is `_gram_terms`'s. Also returns
+    |a|^2 + |b|^2 summed (finite iff the inputs are, up to overflow: the validation flag)."""
+    tiny = torch.finfo(a.dtype).tiny
+    n1, n2 = _dot(a, a), _dot(b, b)
+    na, nb = n1.clamp_min(tiny).sqrt(), n2.clamp_min(tiny).sqrt()
+    d = a - b
+    dn2 = _dot(d, a + b)
+    s2 = _gap_sq(a, b, d, na, nb, dn2 / (na + nb))
+    sel = _needs_minors(s2, na, nb)
+    keep = sel.unsqueeze(-1)
+    one = torch.ones_like(na)
+    minors = _minor_sin2_half(torch.where(keep, a, 0.0), torch.where(keep, b, 0.0), torch.where(sel, na, one),
+                              torch.where(sel, nb, one))
+    s2 = torch.where(sel, minors, s2)
+    origin = (n1 == 0) | (n2 == 0)
+    s2 = torch.where(origin, (n1 != n2).to(s2.dtype) * 0.5, s2)
+    return na, nb, dn2, s2, n1.sum() + n2.sum()
 
 
 def _fetch(values: list[torch.Tensor]) -> list[float]:
@@ -360,6 +402,48 @@ def _pointwise(a, b, from_terms, k: float, far=None, checks=(), finite: bool = F
 
 
 
+# CUDA fast path: the whole distance as one branch-free function (`_branch_free_terms`: every pair takes the
+# cancellation-free terms and, where needed, the exact minors, chosen by torch.where), compiled by
+# torch.compile (Triton) into a few fused kernels, so it reads the inputs once and needs no host read unless
+# validating (then one, for the flags). Optional: where Triton is missing or compiling fails (warned once),
+# the eager path with its one host read (`_pair_terms`) runs.
+_COMPILED: dict = {}
+
+
+def _call_fused(fn, *args):
+    """fn(*args) compiled for CUDA tensors where Triton is installed, else None (the caller runs eagerly)."""
+    if args[0].device.type != "cuda" or _COMPILED.get(fn, 0) is None or importlib.util.find_spec("triton") is None:
+        return None
+    if fn not in _COMPILED:
+        _COMPILED[fn] = torch.compile(fn, dynamic=True)
+    try:
+        return _COMPILED[fn](*args)
+    except Exception as exc:  # an optional fast path: a compiler problem must not break the op
+        _COMPILED[fn] = None
+        warnings.warn(f"torch.compile of {fn.__name__} failed ({type(exc).__name__}: {str(exc)[:200]}); the "
+                      "eager path runs instead", RuntimeWarning, stacklevel=3)
+        return None
+
+
+def _fused_tangent(v, w, k: float):
+    """`tangent_distance` of every pair, branch-free (`_branch_free_terms`, far pairs by torch.where), and the
+    summed squared norms (validation flag)."""
+    a, b = torch.broadcast_tensors(_wide(v), _wide(w))
+    sk = math.sqrt(k)
+    r1, r2, dn2, s2, n12 = _branch_free_terms(a / sk, b / sk)
+    return sk * _tangent_from_terms(r1, r2, dn2, s2, _far(r1, r2)), n12
+
+
+def _fused_lorentz(x, y, k: float, check: bool):
+    """`lorentz_distance` of every pair, branch-free (`_branch_free_terms`), and with `check` the on-manifold
+    flags of x and y."""
+    flags = [_off_manifold(x, k).any(), _off_manifold(y, k).any()] if check else []
+    a, b = torch.broadcast_tensors(_wide(x[..., 1:]), _wide(y[..., 1:]))
+    sk = math.sqrt(k)
+    p, q, dn2, s2, _ = _branch_free_terms(a / sk, b / sk)
+    return sk * _lorentz_from_terms(p, q, dn2, s2), flags
+
+
 def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
     """Geodesic distance on the hyperboloid, accurate on every pair:
 
@@ -388,6 +472,21 @@ def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check:
     k = _k(k)
     _check_pair(x, y, "x", "y", min_last=2)
     check = check and validation_enabled()
+    fused = _call_fused(_fused_lorentz, x, y, k, check)
+    if fused is not None:
+        out, flags = fused
+        bad = [f > 0 for f in _fetch(flags)] if check else [False, False]
+    else:
+        out, bad = _lorentz_eager(x, y, k, check)
+    if bad[0]:
+        raise _manifold_error("x", x, k)
+    if bad[1]:
+        raise _manifold_error("y", y, k)
+    return out.to(torch.result_type(x, y))
+
+
+def _lorentz_eager(x, y, k: float, check: bool):
+    """`lorentz_distance` by `_pointwise` (row blocks on the CPU) and the on-manifold flags [x, y]."""
     bad = [False, False]
 
     def block(a, b):
@@ -399,12 +498,7 @@ def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check:
             bad[0], bad[1] = bad[0] or got[0] > 0, bad[1] or got[1] > 0
         return out
 
-    out = _rowwise(block, x, y)
-    if bad[0]:
-        raise _manifold_error("x", x, k)
-    if bad[1]:
-        raise _manifold_error("y", y, k)
-    return out.to(torch.result_type(x, y))
+    return _rowwise(block, x, y), bad
 
 
 
@@ -448,6 +542,13 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
     k = _k(k)
     _check_pair(v, w, "v", "w")
     validate = validation_enabled()
+    fused = _call_fused(_fused_tangent, v, w, k)
+    if fused is not None:
+        out, n12 = fused
+        if validate and not math.isfinite(n12.item()):  # NaN/Inf input, or a finite square that overflowed
+            check_finite(v, "v")
+            check_finite(w, "w")
+        return out.to(torch.result_type(v, w))
 
     def block(a, b):
         out, got = _pointwise(a, b, _tangent_from_terms, k, far=_far, finite=validate)
