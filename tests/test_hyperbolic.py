@@ -658,7 +658,8 @@ def test_branch_free_path_beyond_the_direct_radius_exact_rays_gradients_and_erro
 def test_branch_free_tangent_core_compiled_meets_the_contract():
     """torch.compile of the branch-free core (Inductor's C++ backend here; Triton on CUDA) meets the float32
     contract against mpmath on common rays, nearby, nearly radial and identical pairs (exact zeros), and equals
-    the eager core beyond the direct radius (where the mpmath reference runs out of digits). Compiling takes ~1-2 minutes on two cores: one test, one compile."""
+    the eager core beyond the direct radius (where the mpmath reference runs out of digits). Compiling takes
+    20 s to 2 minutes on two cores: one test, one compile."""
     from suite.hyperbolic import _geometry as geo
     g = torch.Generator().manual_seed(7)
     v = 20 * torch.randn(40, 8, generator=g)

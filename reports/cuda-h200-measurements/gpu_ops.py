@@ -140,6 +140,28 @@ try:
     man = geoopt.Lorentz()
 except Exception:
     man = None
+def accuracy(v, w):
+    """The CUDA distances (the compiled branch-free path where Triton is installed) against the CPU path on the
+    same float32 inputs: the first 20000 benchmark pairs plus common rays, nearby, nearly radial, identical
+    and far pairs. Max relative difference (the CPU path meets the mpmath contract, 1e-5, in the tests)."""
+    m = 20000
+    a = v[:m]
+    b = torch.cat([w[: m // 2], a[m // 2: m // 2 + 2000] * 1.7, a[m // 2 + 2000: m // 2 + 4000] + 1e-4,
+                   a[m // 2 + 4000: m // 2 + 6000] * 0.6 + 1e-7, a[m // 2 + 6000: m // 2 + 8000],
+                   w[m // 2 + 8000: m]])
+    a = torch.cat([a[:-100], a[-100:] * 3000])  # far pairs: the log-domain form
+    for name, f in (("tangent_distance", Y.tangent_distance),
+                    ("lorentz_distance", lambda p, q: Y.lorentz_distance(Y.lorentz_expmap0(p[:-100]),
+                                                                         Y.lorentz_expmap0(q[:-100])))):
+        try:
+            got, ref = f(a, b).double().cpu(), f(a.cpu(), b.cpu()).double()
+            err = ((got - ref).abs() / ref.abs().clamp_min(1e-30)).max().item()
+            print(json.dumps({"tag": TAG, "dev": DEV, "row": f"accuracy {name} cuda vs cpu", "max_rel": err}),
+                  flush=True)
+        except Exception as exc:
+            print(json.dumps({"tag": TAG, "dev": DEV, "row": f"accuracy {name}", "error": str(exc)[:300]}), flush=True)
+
+
 for n in ((1_000_000, 4_000_000) if DEV == "cuda" else (1_000_000,)):
     v, w = rn(n, 16) * 0.5, rn(n, 16) * 0.5
     suite_rows(f"tangent_distance n={n} suite", lambda: Y.tangent_distance(v, w))
@@ -148,6 +170,8 @@ for n in ((1_000_000, 4_000_000) if DEV == "cuda" else (1_000_000,)):
     suite_rows(f"lorentz_distance n={n} suite", lambda: Y.lorentz_distance(xl, yl))
     if man is not None:
         row(f"distance n={n} geoopt Lorentz.dist", lambda: man.dist(xl, yl))
+    if DEV == "cuda" and n == 1_000_000 and (not ONLY or any("accuracy".startswith(o) for o in ONLY)):
+        accuracy(v, w)
     del v, w, xl, yl
 
 # optics
