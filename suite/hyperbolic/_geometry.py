@@ -461,6 +461,9 @@ def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check:
     `geoopt.Lorentz.projx`): x_0 is read only by the on-manifold check, because its rounding
     (eps x_0^2 in <x, x>_L) would otherwise decide the distance of close points beyond radius ~8.
 
+    Cost: as `tangent_distance` (`_fused_lorentz` on CUDA with Triton: no host read unless validating); the
+    on-manifold flags are read in the same host read as the rest.
+
     Args:
         x, y: [..., n+1] points with <x, x>_L = -k, broadcastable; checked to relative tolerance
             ON_MANIFOLD_RTOL when `check` and validation is on (`suite.set_validation`);
@@ -512,6 +515,14 @@ def _finite_output(out, v, w, nv: str, nw: str) -> None:
         raise RuntimeError("non-finite distance from finite input: please report")
 
 
+def _check_norms_total(total: float, v: torch.Tensor, w: torch.Tensor) -> None:
+    """`total` = sum of |v|^2 + |w|^2 is not finite for NaN/Inf input (or a finite square that overflowed):
+    only then are v and w checked themselves, naming the bad one."""
+    if not math.isfinite(total):
+        check_finite(v, "v")
+        check_finite(w, "w")
+
+
 def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.Tensor:
     """Distance between exp_0(v) and exp_0(w) for tangent vectors v, w in R^n at the origin
     (|v| is the distance of exp_0(v) from the origin), evaluated in the log domain.
@@ -533,6 +544,10 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
     < 1e-5 to radius 50, common rays and nearly radial pairs included; float64 inputs 1e-9 to radius 30
     for norms 0 or >= 1e-150 (below that |v|^2 underflows float64).
 
+    Cost: on CUDA with Triton, one compiled branch-free function (`_fused_tangent`), no host read unless
+    validating (one); elsewhere the Gram form with the pairs it cannot resolve refined, decided in one host
+    read (`_pair_terms`).
+
     Args:
         v, w: [..., n] tangent vectors, broadcastable.
         k: curvature parameter (curvature -1/k), > 0.
@@ -545,16 +560,14 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
     fused = _call_fused(_fused_tangent, v, w, k)
     if fused is not None:
         out, n12 = fused
-        if validate and not math.isfinite(n12.item()):  # NaN/Inf input, or a finite square that overflowed
-            check_finite(v, "v")
-            check_finite(w, "w")
+        if validate:
+            _check_norms_total(n12.item(), v, w)
         return out.to(torch.result_type(v, w))
 
     def block(a, b):
         out, got = _pointwise(a, b, _tangent_from_terms, k, far=_far, finite=validate)
-        if validate and not math.isfinite(got[0]):  # NaN/Inf input, or a finite square that overflowed
-            check_finite(v, "v")
-            check_finite(w, "w")
+        if validate:
+            _check_norms_total(got[0], v, w)
         return out
 
     return _rowwise(block, v, w).to(torch.result_type(v, w))
