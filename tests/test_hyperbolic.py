@@ -671,3 +671,21 @@ def test_branch_free_tangent_core_compiled_meets_the_contract():
         assert abs(float(out[i]) - ref) <= 1e-5 * ref + 1e-30, (i, float(out[i]), ref)
     assert (out[24:28] == 0).all()
     assert torch.allclose(out[28:32], geo._fused_tangent(v[28:32], w[28:32], 1.0)[0], rtol=1e-12, atol=0)
+
+
+def test_distances_read_the_device_once_per_call_on_the_default_path():
+    """The refinement decision, the far-radius decision and the validation flags share one host read."""
+    from suite.checks import validation
+    from tests.syncs import syncs_per_call
+    g = torch.Generator().manual_seed(8)
+    v, w = torch.randn(6, 5, generator=g), torch.randn(4, 5, generator=g)
+    x, y = H.lorentz_expmap0(v), H.lorentz_expmap0(w)
+    for f in (lambda: H.tangent_distance(v[:4], w), lambda: H.lorentz_distance(x[:4], y),
+              lambda: H.tangent_cdist(v, w), lambda: H.lorentz_cdist(x, y)):
+        assert syncs_per_call(f) == 1
+        with validation(False):
+            assert syncs_per_call(f) == 1
+    with pytest.raises(ValueError, match="y is not on the hyperboloid"):
+        H.lorentz_cdist(x, y * 2)
+    with pytest.raises(ValueError, match="^v contains NaN"):
+        H.tangent_cdist(torch.where(v > 1, torch.nan, v), w)

@@ -506,15 +506,6 @@ def _lorentz_eager(x, y, k: float, check: bool):
 
 
 
-def _finite_output(out, v, w, nv: str, nw: str) -> None:
-    """Non-finite input always propagates to the output (NaN/Inf reach every branch), so one check of the
-    output replaces two full passes over the inputs; the inputs are then checked to name the argument."""
-    if validation_enabled() and not bool(torch.isfinite(out).all()):
-        check_finite(v, nv)
-        check_finite(w, nw)
-        raise RuntimeError("non-finite distance from finite input: please report")
-
-
 def _check_norms_total(total: float, v: torch.Tensor, w: torch.Tensor) -> None:
     """`total` = sum of |v|^2 + |w|^2 is not finite for NaN/Inf input (or a finite square that overflowed):
     only then are v and w checked themselves, naming the bad one."""
@@ -654,10 +645,11 @@ def poincare_to_lorentz(p: torch.Tensor, k: float = 1.0) -> torch.Tensor:
     return torch.cat([sk * (k + n * n) / den, 2 * k * p / den], dim=-1)
 
 
-def _cdist(a, b, from_terms, k: float, far=None):
+def _cdist(a, b, from_terms, k: float, far=None, checks=(), finite: bool = False):
     """All-pairs distances of the rows of a [..., B, n] and b [..., C, n] -> [..., B, C] at curvature -1/k:
     the Gram entries come from one matrix product (B x C x n is never materialised) and the pairs that
-    the Gram form cannot resolve are refined from their rows (`_pair_terms`), as in `_pointwise`."""
+    the Gram form cannot resolve are refined from their rows (`_pair_terms`), as in `_pointwise`, which also
+    says what `checks` and `finite` add to the one host read."""
     refine = _refine_below(torch.result_type(a, b))
     batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a = _wide(a).expand(*batch, *a.shape[-2:])
@@ -669,9 +661,10 @@ def _cdist(a, b, from_terms, k: float, far=None):
         *bi, i, j = torch.unravel_index(idx, shape)
         return a[(*bi, i)] / math.sqrt(k), b[(*bi, j)] / math.sqrt(k)
 
-    terms, far_mask, _ = _pair_terms((_dot(a, a) / k).unsqueeze(-1), (_dot(b, b) / k).unsqueeze(-2), ab, rows,
-                                     refine, far)
-    return math.sqrt(k) * from_terms(*terms, far_mask)
+    n1, n2 = _dot(a, a) / k, _dot(b, b) / k
+    checks = list(checks) + ([n1.sum() + n2.sum()] if finite else [])
+    terms, far_mask, got = _pair_terms(n1.unsqueeze(-1), n2.unsqueeze(-2), ab, rows, refine, far, checks)
+    return math.sqrt(k) * from_terms(*terms, far_mask), got
 
 
 def tangent_cdist(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.Tensor:
@@ -696,9 +689,11 @@ def tangent_cdist(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.Ten
     """
     k = _k(k)
     _check_pair(v, w, "v", "w", rows=True)
-    out = _cdist(v, w, _tangent_from_terms, k, _far).to(torch.result_type(v, w))
-    _finite_output(out, v, w, "v", "w")
-    return out
+    validate = validation_enabled()
+    out, got = _cdist(v, w, _tangent_from_terms, k, _far, finite=validate)
+    if validate:
+        _check_norms_total(got[0], v, w)
+    return out.to(torch.result_type(v, w))
 
 
 def lorentz_cdist(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
@@ -722,8 +717,10 @@ def lorentz_cdist(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check: bo
     """
     k = _k(k)
     _check_pair(x, y, "x", "y", min_last=2, rows=True)
-    if check and validation_enabled():
-        for t, name in ((x, "x"), (y, "y")):
-            if bool(_off_manifold(t, k).any()):
-                raise _manifold_error(name, t, k)
-    return _cdist(x[..., 1:], y[..., 1:], _lorentz_from_terms, k).to(torch.result_type(x, y))
+    check = check and validation_enabled()
+    checks = (_off_manifold(x, k).any(), _off_manifold(y, k).any()) if check else ()
+    out, got = _cdist(x[..., 1:], y[..., 1:], _lorentz_from_terms, k, checks=checks)
+    for flag, t, name in zip(got, (x, y), ("x", "y")):  # read with the refinement decision: one host read
+        if flag > 0:
+            raise _manifold_error(name, t, k)
+    return out.to(torch.result_type(x, y))
