@@ -689,3 +689,19 @@ def test_distances_read_the_device_once_per_call_on_the_default_path():
         H.lorentz_cdist(x, y * 2)
     with pytest.raises(ValueError, match="^v contains NaN"):
         H.tangent_cdist(torch.where(v > 1, torch.nan, v), w)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_branch_free_path_at_other_curvatures_equals_the_default_path(dtype):
+    """k != 1: the branch-free path works on the unscaled rows and scales the radii (the angle does not
+    depend on k); the default path scales the rows first. Rays, nearby and generic pairs agree."""
+    g = torch.Generator().manual_seed(9)
+    v = (4 * torch.randn(30, 6, generator=g, dtype=torch.float64)).to(dtype)
+    w = torch.cat([v[:10] * 1.25, v[10:20] + 1e-4, 4 * torch.randn(10, 6, generator=g, dtype=torch.float64).to(dtype)])
+    for k in (0.3, 2.5):
+        ref_t = H.tangent_distance(v, w, k)
+        x, y = H.lorentz_expmap0(v, k), H.lorentz_expmap0(w, k)
+        ref_l = H.lorentz_distance(x, y, k)
+        with _branch_free():
+            assert torch.allclose(H.tangent_distance(v, w, k), ref_t, rtol=1e-6 if dtype == torch.float32 else 1e-12)
+            assert torch.allclose(H.lorentz_distance(x, y, k), ref_l, rtol=1e-5 if dtype == torch.float32 else 1e-10)

@@ -193,16 +193,21 @@ def _two_product(x, y):
     return p, ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
 
 
-def _minor_sin2_half(a, b, na, nb):
+def _minor_sin2_half(a, b, na, nb, exact_products: bool = False):
     """sin^2(theta / 2) for nearly parallel rows a, b [..., n], relative-accurate:
     sin^2(theta) = sum_{i<j} (a_i b_j - a_j b_i)^2 / (na nb)^2 (Lagrange's identity) and
     sin^2(theta / 2) = sin^2(theta) / (2 (1 + cos theta)), cos theta = a.b / (na nb).
     Each product a_i b_j is formed exactly as p + e (`_two_product`; e = 0 for float32 inputs, whose
     products are exact in float64), and p_ij - p_ji is exact where it nearly cancels (Sterbenz), so
     exactly collinear inputs (w = lambda v, any lambda > 0) give exactly 0 and a tiny angle keeps its
-    relative accuracy; |a/na - b/nb| cannot resolve either (rounding of na, nb). Builds [..., n, n]."""
-    p, e = _two_product(a.unsqueeze(-1), b.unsqueeze(-2))
-    m = (p - p.transpose(-1, -2)) + (e - e.transpose(-1, -2))
+    relative accuracy; |a/na - b/nb| cannot resolve either (rounding of na, nb). Builds [..., n, n].
+    `exact_products`: a and b hold float16/32 values (unscaled), so e = 0 and only p is formed."""
+    if exact_products:
+        p = a.unsqueeze(-1) * b.unsqueeze(-2)
+        m = p - p.transpose(-1, -2)
+    else:
+        p, e = _two_product(a.unsqueeze(-1), b.unsqueeze(-2))
+        m = (p - p.transpose(-1, -2)) + (e - e.transpose(-1, -2))
     nab = na * nb
     sin2 = (m * m).sum((-1, -2)) * 0.5 / (nab * nab)
     return sin2 / (2 * (1 + _dot(a, b) / nab))
@@ -315,12 +320,14 @@ def _exact_terms(a, b):
     return dn2, _direction_gap_sq(a, b, d, na, nb, dn2 / (na + nb))
 
 
-def _branch_free_terms(a, b):
+def _branch_free_terms(a, b, exact_products: bool = False):
     """(|a|, |b|, |a|^2 - |b|^2, sin^2(theta/2)) of every pair of float64 rows a, b [..., n] by the
     cancellation-free forms (`_exact_terms`) and, where `_needs_minors`, the exact minors, each chosen per pair
     by torch.where: no host read, so a compiled kernel can run it in one pass. The unchosen minors see
     zero rows (finite values and gradients); the origin convention is `_gram_terms`'s. Also returns
-    |a|^2 + |b|^2 summed (finite iff the inputs are, up to overflow: the validation flag)."""
+    |a|^2 + |b|^2 summed (finite iff the inputs are, up to overflow: the validation flag).
+    `exact_products`: see `_minor_sin2_half` (it keeps the minors' [..., n, n] work to one product, so that a
+    compiled kernel need not store it)."""
     tiny = torch.finfo(a.dtype).tiny
     n1, n2 = _dot(a, a), _dot(b, b)
     na, nb = n1.clamp_min(tiny).sqrt(), n2.clamp_min(tiny).sqrt()
@@ -331,7 +338,7 @@ def _branch_free_terms(a, b):
     keep = sel.unsqueeze(-1)
     one = torch.ones_like(na)
     minors = _minor_sin2_half(torch.where(keep, a, 0.0), torch.where(keep, b, 0.0), torch.where(sel, na, one),
-                              torch.where(sel, nb, one))
+                              torch.where(sel, nb, one), exact_products)
     s2 = torch.where(sel, minors, s2)
     origin = (n1 == 0) | (n2 == 0)
     s2 = torch.where(origin, (n1 != n2).to(s2.dtype) * 0.5, s2)
@@ -426,12 +433,14 @@ def _call_fused(fn, *args):
 
 
 def _fused_tangent(v, w, k: float):
-    """`tangent_distance` of every pair, branch-free (`_branch_free_terms`, far pairs by torch.where), and the
-    summed squared norms (validation flag)."""
+    """`tangent_distance` of every pair, branch-free (`_branch_free_terms` of the unscaled rows, then the
+    radii scaled by 1/sqrt(k): the angle does not depend on k; far pairs by torch.where), and the summed
+    squared norms (validation flag)."""
     a, b = torch.broadcast_tensors(_wide(v), _wide(w))
     sk = math.sqrt(k)
-    r1, r2, dn2, s2, n12 = _branch_free_terms(a / sk, b / sk)
-    return sk * _tangent_from_terms(r1, r2, dn2, s2, _far(r1, r2)), n12
+    na, nb, dn2, s2, n12 = _branch_free_terms(a, b, torch.result_type(v, w) != torch.float64)
+    r1, r2 = na / sk, nb / sk
+    return sk * _tangent_from_terms(r1, r2, dn2 / k, s2, _far(r1, r2)), n12
 
 
 def _fused_lorentz(x, y, k: float, check: bool):
@@ -440,8 +449,8 @@ def _fused_lorentz(x, y, k: float, check: bool):
     flags = [_off_manifold(x, k).any(), _off_manifold(y, k).any()] if check else []
     a, b = torch.broadcast_tensors(_wide(x[..., 1:]), _wide(y[..., 1:]))
     sk = math.sqrt(k)
-    p, q, dn2, s2, _ = _branch_free_terms(a / sk, b / sk)
-    return sk * _lorentz_from_terms(p, q, dn2, s2), flags
+    na, nb, dn2, s2, _ = _branch_free_terms(a, b, torch.result_type(x, y) != torch.float64)
+    return sk * _lorentz_from_terms(na / sk, nb / sk, dn2 / k, s2), flags
 
 
 def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
