@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from baselines import holographic as nv
 from suite import holographic as hg
+from suite.checks import validation
+from tests.syncs import syncs_per_call
 
 DTYPES = [torch.float32, torch.float64]
 TOL = {torch.float32: 2e-5, torch.float64: 1e-12}
@@ -550,3 +552,55 @@ def test_phasor_bind_where_every_spectrum_product_is_subnormal(dtype):
         for e in exps:
             out = hg.phasor_bind((x * 2.0 ** -e).to(dtype), (y * 2.0 ** -e).to(dtype))
             assert rel(out, ref) < (1e-5 if dtype == torch.float32 else 1e-12), e
+
+
+# ------------------------------------------------------------------------------------------- device syncs
+def test_bind_and_unbind_cost_one_sync_validating_and_none_without():
+    """Both inputs' finiteness is read off the product's DC bins in one host read; none with validation off.
+    A NaN or Inf in either argument is still reported under that argument's name."""
+    x, y = gauss((3, 2, 16), 1, torch.float32), gauss((2, 16), 2, torch.float32)
+    for op in (hg.bind, hg.unbind):
+        assert syncs_per_call(lambda: op(x, y)) == 1
+        with validation(False):
+            assert syncs_per_call(lambda: op(x, y)) == 0
+        for bad, arg in ((float("nan"), 0), (float("inf"), 1), (-float("inf"), 1)):
+            args = [x.clone(), y.clone()]
+            args[arg][..., 0, 3] = bad
+            with pytest.raises(ValueError, match=f"^{'xz'[op is hg.unbind] if arg == 0 else 'y'} contains NaN"):
+                op(*args)
+    # finite input whose DC sums overflow is not bad input
+    big = torch.full((2, 16), 3e38)
+    assert hg.bind(big, big).shape == (2, 16)
+
+
+def test_phasor_bind_and_project_cost_one_sync_and_keep_the_error_names():
+    """The guard (row-norm ranges of x and y, smallest unit energy of the product, a key's modulus range while
+    validating) is fetched in one host read, with or without validation."""
+    x, y = gauss((4, 32), 3, torch.float32), gauss((4, 32), 4, torch.float32)
+    key = hg.phasor_key(y)
+    for f in (lambda: hg.phasor_bind(x, y), lambda: hg.phasor_bind(x, key), lambda: hg.project(x)):
+        assert syncs_per_call(f) == 1
+        with validation(False):
+            assert syncs_per_call(f) == 1
+    bad = y.clone()
+    bad[2, 5] = float("inf")
+    with pytest.raises(ValueError, match="^y contains NaN or Inf"):
+        hg.phasor_bind(x, bad)
+    with pytest.raises(ValueError, match="unit spectrum"):
+        hg.phasor_bind(x, key * 1.1)
+    with pytest.raises(ValueError, match="unit spectrum"):
+        hg.phasor_bind(x, torch.where(torch.arange(17) == 3, torch.nan, key))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_phasor_bind_at_the_edges_of_the_norm_guard(dtype):
+    """Rows whose norm puts them just inside or outside the ordinary range (a lone spike, a flat row) give the
+    unfused definition on both paths."""
+    fi = torch.finfo(dtype)
+    d = 64
+    y = gauss((d,), 5, dtype)
+    for v in (fi.tiny ** 0.25, 2 * math.sqrt(d) * fi.tiny ** 0.25, fi.max ** 0.25 / 2, fi.max ** 0.25):
+        for x in (torch.zeros(d, dtype=dtype).index_fill(0, torch.tensor([7]), v),
+                  torch.full((d,), v / math.sqrt(d), dtype=dtype) + gauss((d,), 6, dtype) * (v / d)):
+            ref = hg.bind(hg.project(x.double()), hg.project(y.double()))
+            assert rel(hg.phasor_bind(x, y), ref) < TOL[dtype] * 10

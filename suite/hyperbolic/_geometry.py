@@ -8,7 +8,9 @@ matching Poincare ball has radius sqrt(k) (geoopt's `PoincareBall(c=1/k)`).
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import warnings
 
 import torch
 
@@ -47,8 +49,11 @@ def _rowwise(fn, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """sum(a * b, -1) as (a * b) @ ones: a BLAS matrix-vector product beats a last-dim sum of size n ~ 16."""
+    """sum(a * b, -1) as (a * b) @ ones: a BLAS matrix-vector product beats a last-dim sum of size n ~ 16.
+    Under torch.compile a plain sum, which fuses with the product (a matrix product would not)."""
     ab = a * b
+    if torch.compiler.is_compiling():
+        return ab.sum(-1)
     return ab @ torch.ones(ab.shape[-1], dtype=ab.dtype, device=ab.device)
 
 
@@ -170,19 +175,30 @@ def _check_lorentz(x, name: str, k: float, check: bool = True) -> torch.Tensor:
     return x
 
 
-def _direction_gap_sq(a, b, d, na, nb, dn):
+def _gap_sq(a, b, d, na, nb, dn):
     """sin^2(theta / 2) = |a/na - b/nb|^2 / 4 for the angle theta between a and b (norms na, nb > 0,
-    d = a - b, dn = na - nb computed without cancellation).
+    d = a - b, dn = na - nb computed without cancellation), branch-free.
 
     a/na - b/nb = d/na - b dn / (na nb) for nearby points (error ~eps |d| / na, not eps), and the direct
     difference for far-apart ones (|d|^2 >= min |.|^2; the rewritten form would cancel terms of size
-    nb/na there). Where the result is below 2^-54 (directions equal to ~1e-8, beyond what the float64
-    divisions resolve), `_small_angle_sq` recomputes it from the exact 2x2 minors."""
+    nb/na there). Below 2^-54 (directions equal to ~1e-8, beyond what the float64 divisions resolve) the
+    exact 2x2 minors decide instead (`_needs_minors`, `_minor_sin2_half`)."""
     near = (_dot(d, d) < torch.minimum(na, nb) ** 2).unsqueeze(-1)  # squared norms: no sqrt rounding
     na_, nb_ = na.unsqueeze(-1), nb.unsqueeze(-1)
     diff = torch.where(near, d / na_ - b * (dn / (na * nb)).unsqueeze(-1), a / na_ - b / nb_)
-    s2 = (_dot(diff, diff) * 0.25).clamp_max(1.0)
-    need = (s2 < 2.0 ** -54) & (na * nb > 2.0 ** -900)  # the product guard keeps (na nb)^2 normal
+    return (_dot(diff, diff) * 0.25).clamp_max(1.0)
+
+
+def _needs_minors(s2, na, nb):
+    """Pairs whose `_gap_sq` is below 2^-54: the minors decide there (the product guard keeps (na nb)^2
+    normal)."""
+    return (s2 < 2.0 ** -54) & (na * nb > 2.0 ** -900)
+
+
+def _direction_gap_sq(a, b, d, na, nb, dn):
+    """`_gap_sq` with the pairs that `_needs_minors` recomputed by `_small_angle_sq` (gathered: a host read)."""
+    s2 = _gap_sq(a, b, d, na, nb, dn)
+    need = _needs_minors(s2, na, nb)
     if bool(need.any()):
         n = a.shape[-1]
         idx = need.reshape(-1).nonzero().squeeze(-1)
@@ -209,24 +225,32 @@ def _two_product(x, y):
     return p, ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
 
 
-def _small_angle_sq(a, b, na, nb):
-    """sin^2(theta / 2) for nearly parallel rows a, b of shape [m, n], relative-accurate:
+def _minor_sin2_half(a, b, na, nb, exact_products: bool = False):
+    """sin^2(theta / 2) for nearly parallel rows a, b [..., n], relative-accurate:
     sin^2(theta) = sum_{i<j} (a_i b_j - a_j b_i)^2 / (na nb)^2 (Lagrange's identity) and
     sin^2(theta / 2) = sin^2(theta) / (2 (1 + cos theta)), cos theta = a.b / (na nb).
     Each product a_i b_j is formed exactly as p + e (`_two_product`; e = 0 for float32 inputs, whose
     products are exact in float64), and p_ij - p_ji is exact where it nearly cancels (Sterbenz), so
     exactly collinear inputs (w = lambda v, any lambda > 0) give exactly 0 and a tiny angle keeps its
-    relative accuracy; |a/na - b/nb| cannot resolve either (rounding of na, nb)."""
+    relative accuracy; |a/na - b/nb| cannot resolve either (rounding of na, nb). Builds [..., n, n].
+    `exact_products`: a and b hold float16/32 values (unscaled), so e = 0 and only p is formed."""
+    if exact_products:
+        p = a.unsqueeze(-1) * b.unsqueeze(-2)
+        m = p - p.transpose(-1, -2)
+    else:
+        p, e = _two_product(a.unsqueeze(-1), b.unsqueeze(-2))
+        m = (p - p.transpose(-1, -2)) + (e - e.transpose(-1, -2))
+    nab = na * nb
+    sin2 = (m * m).sum((-1, -2)) * 0.5 / (nab * nab)
+    return sin2 / (2 * (1 + _dot(a, b) / nab))
+
+
+def _small_angle_sq(a, b, na, nb):
+    """`_minor_sin2_half` of the rows a, b [m, n], _MINOR_ELEMENTS of the [rows, n, n] minors at a time."""
     n = a.shape[-1]
     rows = max(1, _MINOR_ELEMENTS // max(n * n, 1))
-    sin2 = []
-    for i in range(0, a.shape[0], rows):
-        p, e = _two_product(a[i:i + rows].unsqueeze(-1), b[i:i + rows].unsqueeze(-2))
-        m = (p - p.transpose(-1, -2)) + (e - e.transpose(-1, -2))
-        sin2.append((m * m).sum((-1, -2)) * 0.5)
-    nab = na * nb
-    sin2 = torch.cat(sin2) / (nab * nab)
-    return sin2 / (2 * (1 + _dot(a, b) / nab))
+    return torch.cat([_minor_sin2_half(a[i:i + rows], b[i:i + rows], na[i:i + rows], nb[i:i + rows])
+                      for i in range(0, a.shape[0], rows)])
 
 
 def _log_sinh_half_sq(r1, r2, delta_r, s2):
@@ -277,18 +301,23 @@ def _safe_sqrt(n):
     return torch.where(nz, torch.sqrt(torch.where(nz, n, torch.ones_like(n))), torch.zeros_like(n))
 
 
-def _polar_distance(r1, r2, delta_r, s2):
+def _far(r1, r2):
+    """Mask of the pairs with a radius beyond _DIRECT_RADIUS (log-domain evaluation)."""
+    return (r1 > _DIRECT_RADIUS) | (r2 > _DIRECT_RADIUS)
+
+
+def _polar_distance(r1, r2, delta_r, s2, far):
     """Distance from radii r1, r2, their difference delta_r (computed without cancellation) and
     s2 = sin^2(theta/2): directly in float64 while sinh(r) cannot overflow, in the log domain
-    (`_log_sinh_half_sq`, `_two_asinh_exp`) for the pairs beyond _DIRECT_RADIUS."""
-    c1, c2 = r1.clamp_max(_DIRECT_RADIUS), r2.clamp_max(_DIRECT_RADIUS)
-    out = _chord_half_sq(torch.sinh(delta_r.clamp(-_DIRECT_RADIUS, _DIRECT_RADIUS) * 0.5) ** 2,
-                         torch.sinh(c1) * torch.sinh(c2), s2)
-    far = (r1 > _DIRECT_RADIUS) | (r2 > _DIRECT_RADIUS)
-    if bool(far.any()):
-        r1, r2, delta_r, s2 = torch.broadcast_tensors(r1, r2, delta_r, s2)  # cdist: [B, 1] and [1, C] radii
-        idx = far.nonzero(as_tuple=True)
-        out = out.index_put(idx, _two_asinh_exp(_log_sinh_half_sq(r1[idx], r2[idx], delta_r[idx], s2[idx])))
+    (`_log_sinh_half_sq`, `_two_asinh_exp`) for the pairs beyond _DIRECT_RADIUS (`far`: their mask, or None
+    when there is none, decided by the caller in the same host read as the refinement)."""
+    if far is None:
+        return _chord_half_sq(torch.sinh(delta_r * 0.5) ** 2, torch.sinh(r1) * torch.sinh(r2), s2)
+    # both forms for every pair, chosen by torch.where: no gather, no host read; the far pairs enter the direct
+    # form as zeros, so that neither form overflows and the gradients stay finite
+    r1d, r2d, drd = (torch.where(far, 0.0, t) for t in (r1, r2, delta_r))
+    out = _chord_half_sq(torch.sinh(drd * 0.5) ** 2, torch.sinh(r1d) * torch.sinh(r2d), s2)
+    out = torch.where(far, _two_asinh_exp(_log_sinh_half_sq(r1, r2, delta_r, s2)), out)
     return out
 
 
@@ -323,38 +352,80 @@ def _exact_terms(a, b):
     return dn2, _direction_gap_sq(a, b, d, na, nb, dn2 / (na + nb))
 
 
-def _pair_terms(n1, n2, ab, rows, refine: float):
+def _branch_free_terms(a, b, exact_products: bool = False):
+    """(|a|, |b|, |a|^2 - |b|^2, sin^2(theta/2)) of every pair of float64 rows a, b [..., n] by the
+    cancellation-free forms (`_exact_terms`) and, where `_needs_minors`, the exact minors, each chosen per pair
+    by torch.where: no host read, so a compiled kernel can run it in one pass. The unchosen minors see
+    zero rows (finite values and gradients); the origin convention is `_gram_terms`'s. Also returns
+    |a|^2 + |b|^2 summed (finite iff the inputs are, up to overflow: the validation flag).
+    `exact_products`: see `_minor_sin2_half` (it keeps the minors' [..., n, n] work to one product, so that a
+    compiled kernel need not store it)."""
+    tiny = torch.finfo(a.dtype).tiny
+    n1, n2 = _dot(a, a), _dot(b, b)
+    na, nb = n1.clamp_min(tiny).sqrt(), n2.clamp_min(tiny).sqrt()
+    d = a - b
+    dn2 = _dot(d, a + b)
+    s2 = _gap_sq(a, b, d, na, nb, dn2 / (na + nb))
+    sel = _needs_minors(s2, na, nb)
+    keep = sel.unsqueeze(-1)
+    one = torch.ones_like(na)
+    minors = _minor_sin2_half(torch.where(keep, a, 0.0), torch.where(keep, b, 0.0), torch.where(sel, na, one),
+                              torch.where(sel, nb, one), exact_products)
+    s2 = torch.where(sel, minors, s2)
+    origin = (n1 == 0) | (n2 == 0)
+    s2 = torch.where(origin, (n1 != n2).to(s2.dtype) * 0.5, s2)
+    return na, nb, dn2, s2, n1.sum() + n2.sum()
+
+
+def _fetch(values: list[torch.Tensor]) -> list[float]:
+    """Device scalars (flags, sums) read on the host in ONE device sync."""
+    return torch.stack([v.to(torch.float64) for v in values]).tolist()
+
+
+def _pair_terms(n1, n2, ab, rows, refine: float, far=None, checks=()):
     """(|a|, |b|, |a|^2 - |b|^2, sin^2(theta/2)) for every pair from its Gram entries (one pass over the
     coordinates, as a textbook distance), with the pairs that the Gram form cannot resolve (s2 below
-    `refine`, see `_refine_below`: nearby points, common rays) recomputed by `_exact_terms` from `rows(flat_index)`, which
-    returns their float64 rows (a, b). The choice is made per pair."""
+    `refine`, see `_refine_below`: nearby points, common rays) recomputed by `_exact_terms` from
+    `rows(flat_index)`, which returns their float64 rows (a, b). The choice is made per pair.
+
+    Whether any pair needs refining, whether any is `far(|a|, |b|)` (a mask function, or None) and the
+    caller's `checks` (device scalars: validation flags) are read in one host read. Returns the terms, the
+    far mask (None when no pair is far) and the checks' values."""
     na, nb, dn2, s2 = _gram_terms(n1, n2, ab)
     need = s2 < refine
-    if bool(need.any()):
+    far_mask = None if far is None else far(na, nb)
+    got = _fetch([need.any()] + ([] if far is None else [far_mask.any()]) + list(checks))
+    if far is not None:
+        far_mask = far_mask if got.pop(1) else None
+    if got.pop(0):
         shape = s2.shape
         idx = need.reshape(-1).nonzero().squeeze(-1)
         e_dn2, e_s2 = _exact_terms(*rows(idx))
         dn2 = dn2.expand(shape).reshape(-1).index_put((idx,), e_dn2).reshape(shape)
         s2 = s2.reshape(-1).index_put((idx,), e_s2).reshape(shape)
-    return na, nb, dn2, s2
+    return (na, nb, dn2, s2), far_mask, got
 
 
-def _tangent_from_terms(r1, r2, dn2, s2):
+def _tangent_from_terms(r1, r2, dn2, s2, far):
     """tangent distance (curvature -1) from `_pair_terms` of the tangent vectors: r1 - r2 = dn2 / (r1 + r2)."""
-    return _polar_distance(r1, r2, dn2 / (r1 + r2), s2)
+    return _polar_distance(r1, r2, dn2 / (r1 + r2), s2, far)
 
 
-def _lorentz_from_terms(p, q, dn2, s2):
+def _lorentz_from_terms(p, q, dn2, s2, far=None):
     """Lorentz distance (curvature -1) from `_pair_terms` of the spatial parts (p = |x_s| = sinh r1):
     sinh(r1 - r2) = p y0 - q x0 = (p^2 - q^2) / (p y0 + q x0) =: t (x0 = sqrt(1 + p^2)),
-    sinh^2((r1 - r2)/2) = (cosh(r1 - r2) - 1) / 2 = t^2 / (2 (sqrt(1 + t^2) + 1)), sinh r1 sinh r2 = p q."""
+    sinh^2((r1 - r2)/2) = (cosh(r1 - r2) - 1) / 2 = t^2 / (2 (sqrt(1 + t^2) + 1)), sinh r1 sinh r2 = p q.
+    No pair is far (`far` is None: float64 holds p q for every float32 point)."""
     one = torch.ones_like(p)
     t = dn2 / (p * torch.hypot(one, q) + q * torch.hypot(one, p))
     return _chord_half_sq(t * t / (2 * (torch.hypot(torch.ones_like(t), t) + 1)), p * q, s2)
 
 
-def _pointwise(a, b, from_terms, k: float):
-    """Distance of the row pairs a, b [..., n] (broadcast; evaluated in float64) at curvature -1/k."""
+def _pointwise(a, b, from_terms, k: float, far=None, checks=(), finite: bool = False):
+    """Distance of the row pairs a, b [..., n] (broadcast; evaluated in float64) at curvature -1/k, and the
+    values of `checks` (device scalars) read in the same host read as the refinement decision
+    (`_pair_terms`), followed, with `finite`, by the sum of the squared norms: not finite iff an entry of a
+    or b is, or (float64 input beyond ~1e154) a finite square overflows."""
     refine = _refine_below(torch.result_type(a, b))
     a, b = torch.broadcast_tensors(_wide(a), _wide(b))
     n = a.shape[-1]
@@ -362,10 +433,56 @@ def _pointwise(a, b, from_terms, k: float):
     def rows(idx):
         return a.reshape(-1, n)[idx] / math.sqrt(k), b.reshape(-1, n)[idx] / math.sqrt(k)
 
-    terms = _pair_terms(_dot(a, a) / k, _dot(b, b) / k, _dot(a, b) / k, rows, refine)
-    return math.sqrt(k) * from_terms(*terms)
+    n1, n2 = _dot(a, a) / k, _dot(b, b) / k
+    checks = list(checks) + ([n1.sum() + n2.sum()] if finite else [])
+    terms, far_mask, got = _pair_terms(n1, n2, _dot(a, b) / k, rows, refine, far, checks)
+    return math.sqrt(k) * from_terms(*terms, far_mask), got
 
 
+
+
+# CUDA fast path: the whole distance as one branch-free function (`_branch_free_terms`: every pair takes the
+# cancellation-free terms and, where needed, the exact minors, chosen by torch.where), compiled by
+# torch.compile (Triton) into a few fused kernels, so it reads the inputs once and needs no host read unless
+# validating (then one, for the flags). Optional: where Triton is missing or compiling fails (warned once),
+# the eager path with its one host read (`_pair_terms`) runs.
+_COMPILED: dict = {}
+
+
+def _call_fused(fn, *args):
+    """fn(*args) compiled for CUDA tensors where Triton is installed, else None (the caller runs eagerly)."""
+    if args[0].device.type != "cuda" or _COMPILED.get(fn, 0) is None or importlib.util.find_spec("triton") is None:
+        return None
+    if fn not in _COMPILED:
+        _COMPILED[fn] = torch.compile(fn, dynamic=True)
+    try:
+        return _COMPILED[fn](*args)
+    except Exception as exc:  # an optional fast path: a compiler problem must not break the op
+        _COMPILED[fn] = None
+        warnings.warn(f"torch.compile of {fn.__name__} failed ({type(exc).__name__}: {str(exc)[:200]}); the "
+                      "eager path runs instead", RuntimeWarning, stacklevel=3)
+        return None
+
+
+def _fused_tangent(v, w, k: float):
+    """`tangent_distance` of every pair, branch-free (`_branch_free_terms` of the unscaled rows, then the
+    radii scaled by 1/sqrt(k): the angle does not depend on k; far pairs by torch.where), and the summed
+    squared norms (validation flag)."""
+    a, b = torch.broadcast_tensors(_wide(v), _wide(w))
+    sk = math.sqrt(k)
+    na, nb, dn2, s2, n12 = _branch_free_terms(a, b, torch.result_type(v, w) != torch.float64)
+    r1, r2 = na / sk, nb / sk
+    return sk * _tangent_from_terms(r1, r2, dn2 / k, s2, _far(r1, r2)), n12
+
+
+def _fused_lorentz(x, y, k: float, check: bool):
+    """`lorentz_distance` of every pair, branch-free (`_branch_free_terms`), and with `check` the on-manifold
+    flags of x and y."""
+    flags = [_off_manifold(x, k).any(), _off_manifold(y, k).any()] if check else []
+    a, b = torch.broadcast_tensors(_wide(x[..., 1:]), _wide(y[..., 1:]))
+    sk = math.sqrt(k)
+    na, nb, dn2, s2, _ = _branch_free_terms(a, b, torch.result_type(x, y) != torch.float64)
+    return sk * _lorentz_from_terms(na / sk, nb / sk, dn2 / k, s2), flags
 
 
 def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
@@ -384,6 +501,9 @@ def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check:
     The point is the one of the hyperboloid with spatial part x_s (x_0 = sqrt(k + |x_s|^2), as
     `geoopt.Lorentz.projx`): x_0 is read only by the on-manifold check, because its rounding
     (eps x_0^2 in <x, x>_L) would otherwise decide the distance of close points beyond radius ~8.
+
+    Cost: as `tangent_distance` (`_fused_lorentz` on CUDA with Triton: no host read unless validating); the
+    on-manifold flags are read in the same host read as the rest.
 
     Args:
         x, y: [..., n+1] points with <x, x>_L = -k, broadcastable; checked to relative tolerance
@@ -409,32 +529,43 @@ def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check:
     k = _k(k)
     _check_pair(x, y, "x", "y", min_last=2)
     check = check and validation_enabled()
-    bad = []
-
-    def block(a, b):
-        if check:  # flags are reduced once at the end: one host sync, not one per block
-            bad.append((_off_manifold(a, k).any(), _off_manifold(b, k).any()))
-        return _pointwise(a[..., 1:], b[..., 1:], _lorentz_from_terms, k)
-
-    out = _rowwise(block, x, y)
-    if check:
-        flags = torch.stack([torch.stack(f) for f in bad]).any(0).tolist()
-        if flags[0]:
-            raise _manifold_error("x", x, k)
-        if flags[1]:
-            raise _manifold_error("y", y, k)
+    fused = _call_fused(_fused_lorentz, x, y, k, check)
+    if fused is not None:
+        out, flags = fused
+        bad = [f > 0 for f in _fetch(flags)] if check else [False, False]
+    else:
+        out, bad = _lorentz_eager(x, y, k, check)
+    if bad[0]:
+        raise _manifold_error("x", x, k)
+    if bad[1]:
+        raise _manifold_error("y", y, k)
     return out.to(torch.result_type(x, y))
 
 
+def _lorentz_eager(x, y, k: float, check: bool):
+    """`lorentz_distance` by `_pointwise` (row blocks on the CPU) and the on-manifold flags [x, y]."""
+    bad = [False, False]
+
+    def block(a, b):
+        # the on-manifold flags are read with the refinement decision: one host read per block (one block
+        # off the CPU); the error is raised once every block has run
+        checks = (_off_manifold(a, k).any(), _off_manifold(b, k).any()) if check else ()
+        out, got = _pointwise(a[..., 1:], b[..., 1:], _lorentz_from_terms, k, checks=checks)
+        if check:
+            bad[0], bad[1] = bad[0] or got[0] > 0, bad[1] or got[1] > 0
+        return out
+
+    return _rowwise(block, x, y), bad
 
 
-def _finite_output(out, v, w, nv: str, nw: str) -> None:
-    """Non-finite input always propagates to the output (NaN/Inf reach every branch), so one check of the
-    output replaces two full passes over the inputs; the inputs are then checked to name the argument."""
-    if validation_enabled() and not bool(torch.isfinite(out).all()):
-        check_finite(v, nv)
-        check_finite(w, nw)
-        raise RuntimeError("non-finite distance from finite input: please report")
+
+
+def _check_norms_total(total: float, v: torch.Tensor, w: torch.Tensor) -> None:
+    """`total` = sum of |v|^2 + |w|^2 is not finite for NaN/Inf input (or a finite square that overflowed):
+    only then are v and w checked themselves, naming the bad one."""
+    if not math.isfinite(total):
+        check_finite(v, "v")
+        check_finite(w, "w")
 
 
 def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.Tensor:
@@ -459,6 +590,10 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
     < 1e-5 to radius 50, common rays and nearly radial pairs included; float64 inputs 1e-9 to radius 30
     for norms 0 or >= 1e-150 (below that |v|^2 underflows float64).
 
+    Cost: on CUDA with Triton, one compiled branch-free function (`_fused_tangent`), no host read unless
+    validating (one); elsewhere the Gram form with the pairs it cannot resolve refined, decided in one host
+    read (`_pair_terms`).
+
     Args:
         v, w: [..., n] tangent vectors, broadcastable.
         k: curvature parameter (curvature -1/k), a finite positive number (default 1).
@@ -477,13 +612,21 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
     """
     k = _k(k)
     _check_pair(v, w, "v", "w")
+    validate = validation_enabled()
+    fused = _call_fused(_fused_tangent, v, w, k)
+    if fused is not None:
+        out, n12 = fused
+        if validate:
+            _check_norms_total(n12.item(), v, w)
+        return out.to(torch.result_type(v, w))
 
     def block(a, b):
-        return _pointwise(a, b, _tangent_from_terms, k)
+        out, got = _pointwise(a, b, _tangent_from_terms, k, far=_far, finite=validate)
+        if validate:
+            _check_norms_total(got[0], v, w)
+        return out
 
-    out = _rowwise(block, v, w).to(torch.result_type(v, w))
-    _finite_output(out, v, w, "v", "w")
-    return out
+    return _rowwise(block, v, w).to(torch.result_type(v, w))
 
 
 def lorentz_expmap0(v: torch.Tensor, k: float = 1.0) -> torch.Tensor:
@@ -652,10 +795,11 @@ def poincare_to_lorentz(p: torch.Tensor, k: float = 1.0) -> torch.Tensor:
     return torch.cat([sk * (k + n * n) / den, 2 * k * p / den], dim=-1)
 
 
-def _cdist(a, b, from_terms, k: float):
+def _cdist(a, b, from_terms, k: float, far=None, checks=(), finite: bool = False):
     """All-pairs distances of the rows of a [..., B, n] and b [..., C, n] -> [..., B, C] at curvature -1/k:
     the Gram entries come from one matrix product (B x C x n is never materialised) and the pairs that
-    the Gram form cannot resolve are refined from their rows (`_pair_terms`), as in `_pointwise`."""
+    the Gram form cannot resolve are refined from their rows (`_pair_terms`), as in `_pointwise`, which also
+    says what `checks` and `finite` add to the one host read."""
     refine = _refine_below(torch.result_type(a, b))
     batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a = _wide(a).expand(*batch, *a.shape[-2:])
@@ -667,8 +811,10 @@ def _cdist(a, b, from_terms, k: float):
         *bi, i, j = torch.unravel_index(idx, shape)
         return a[(*bi, i)] / math.sqrt(k), b[(*bi, j)] / math.sqrt(k)
 
-    terms = _pair_terms((_dot(a, a) / k).unsqueeze(-1), (_dot(b, b) / k).unsqueeze(-2), ab, rows, refine)
-    return math.sqrt(k) * from_terms(*terms)
+    n1, n2 = _dot(a, a) / k, _dot(b, b) / k
+    checks = list(checks) + ([n1.sum() + n2.sum()] if finite else [])
+    terms, far_mask, got = _pair_terms(n1.unsqueeze(-1), n2.unsqueeze(-2), ab, rows, refine, far, checks)
+    return math.sqrt(k) * from_terms(*terms, far_mask), got
 
 
 def tangent_cdist(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.Tensor:
@@ -700,9 +846,11 @@ def tangent_cdist(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.Ten
     """
     k = _k(k)
     _check_pair(v, w, "v", "w", rows=True)
-    out = _cdist(v, w, _tangent_from_terms, k).to(torch.result_type(v, w))
-    _finite_output(out, v, w, "v", "w")
-    return out
+    validate = validation_enabled()
+    out, got = _cdist(v, w, _tangent_from_terms, k, _far, finite=validate)
+    if validate:
+        _check_norms_total(got[0], v, w)
+    return out.to(torch.result_type(v, w))
 
 
 def lorentz_cdist(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check: bool = True) -> torch.Tensor:
@@ -735,8 +883,10 @@ def lorentz_cdist(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check: bo
     """
     k = _k(k)
     _check_pair(x, y, "x", "y", min_last=2, rows=True)
-    if check and validation_enabled():
-        for t, name in ((x, "x"), (y, "y")):
-            if bool(_off_manifold(t, k).any()):
-                raise _manifold_error(name, t, k)
-    return _cdist(x[..., 1:], y[..., 1:], _lorentz_from_terms, k).to(torch.result_type(x, y))
+    check = check and validation_enabled()
+    checks = (_off_manifold(x, k).any(), _off_manifold(y, k).any()) if check else ()
+    out, got = _cdist(x[..., 1:], y[..., 1:], _lorentz_from_terms, k, checks=checks)
+    for flag, t, name in zip(got, (x, y), ("x", "y")):  # read with the refinement decision: one host read
+        if flag > 0:
+            raise _manifold_error(name, t, k)
+    return out.to(torch.result_type(x, y))
