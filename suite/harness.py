@@ -53,8 +53,8 @@ def execute(study: Study, *, quick: bool, device: str, seed: int, results: dict[
     The study sees its sweep for this mode, its own seed (also the torch seed, inside `fork_rng`, so module
     initialisation is seeded and the caller's random state is untouched) and its thread policy.
     """
-    ctx = StudyContext(quick=quick, device=device, seed=study_seed(study.name, seed), p=study.params(quick),
-                       needs=study.needs, _results=results, _timings=timings)
+    ctx = StudyContext(quick=quick, device=device, seed=study_seed(study.name, seed), study=study.name,
+                       p=study.params(quick), needs=study.needs, _results=results, _timings=timings)
     with torch.random.fork_rng(devices=[]), threads(study.threads or torch.get_num_threads()):
         torch.manual_seed(ctx.seed)
         res = study.run(ctx)
@@ -63,6 +63,16 @@ def execute(study: Study, *, quick: bool, device: str, seed: int, results: dict[
         res.key = ", ".join(f"{k} {fmt_measure(res.measures[k])}" for k in study.key)
     results[study.name] = res
     return res
+
+
+def over_seeds(name: str, values: Iterable[float]) -> dict[str, float]:
+    """`{name}_median`, `{name}_min`, `{name}_max` of one measure over a study's seeds: a rule that must hold
+    in every seed reads min / max (seeds that disagree fail both the confirming and the refuting bound), the
+    median is the headline number."""
+    v = np.asarray(list(values), dtype=float)
+    if v.size == 0:
+        raise ValueError(f"over_seeds({name!r}): values must hold at least one seed's measure")
+    return {f"{name}_median": float(np.median(v)), f"{name}_min": float(v.min()), f"{name}_max": float(v.max())}
 
 
 # ------------------------------------------------------------------------------ speed from Pair sweeps

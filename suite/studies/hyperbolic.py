@@ -8,7 +8,6 @@ import dataclasses
 import math
 
 import geoopt
-import matplotlib
 import mpmath
 import numpy as np
 import pandas as pd
@@ -20,10 +19,8 @@ import suite.hyperbolic as hy
 import suite.hyperbolic_references as ref
 from suite.hyperbolic import collapse as C
 from suite.hyperbolic.gmvae import GMVAE, EuclideanVAE, WrappedNormalVAE, hierarchical_dataset
-from suite.harness import speedup_at
+from suite.harness import over_seeds, speedup_at
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
-
-matplotlib.use("Agg")
 
 DIM = 16
 _LORENTZ = geoopt.Lorentz()
@@ -481,7 +478,7 @@ def study_gmvae(ctx: StudyContext) -> StudyResult:
     cfg, lat, dev = vars(ctx.p), 2, ctx.device
     rows = []
     curves = {}
-    for seed in cfg["seeds"]:
+    for seed in range(cfg["seeds"]):
         data = hierarchical_dataset(cfg["nodes"], cfg["obs"], cfg["per"], ctx.generator(200 + seed))
         tree = data.tree
         data = dataclasses.replace(data, x_train=data.x_train.to(dev), x_test=data.x_test.to(dev))
@@ -491,6 +488,8 @@ def study_gmvae(ctx: StudyContext) -> StudyResult:
             "Euclidean VAE": (lambda: EuclideanVAE(cfg["obs"], 2 * lat, cfg["hidden"]), "closed"),
             "wrapped normal (Lorentz), MC KL": (lambda: WrappedNormalVAE(cfg["obs"], 2 * lat, cfg["hidden"]), "mc"),
         }
+        if seed >= cfg["baseline_seeds"]:  # the Y6 rule reads the two GM-VAEs; the baselines are context
+            models = dict(list(models.items())[:2])
         for name, (make, kl) in models.items():
             torch.manual_seed(ctx.seed + seed)  # same initial weights for the two GM-VAE variants
             model = make().to(dev)
@@ -501,7 +500,7 @@ def study_gmvae(ctx: StudyContext) -> StudyResult:
                 ev_kl = "closed" if isinstance(model, (GMVAE, EuclideanVAE)) else "mc"
                 elbo, rec, k = model.elbo(data.x_test, kl=ev_kl, n_samples=16)
                 i, j = torch.triu_indices(data.x_test.shape[0], data.x_test.shape[0], 1)
-                sub = torch.randperm(i.numel(), generator=torch.Generator().manual_seed(seed))[:4000]
+                sub = torch.randperm(i.numel(), generator=ctx.generator(300 + seed))[:4000]
                 i, j = i[sub], j[sub]
                 dl = model.latent_distance(data.x_test[i], data.x_test[j]).cpu()
                 dt = tree.dist[data.node_test[i], data.node_test[j]].double()
@@ -533,17 +532,22 @@ def study_gmvae(ctx: StudyContext) -> StudyResult:
     cf, mc = m.loc["GM-VAE, closed-form KL"], m.loc["GM-VAE, Monte Carlo KL"]
     notes = [f"Data: random tree of {cfg['nodes']} nodes, node features by branching diffusion in {cfg['obs']} dims, "
              f"{cfg['per']} noisy train and held-out observations per node (noise 0.3); {cfg['steps']} Adam steps, "
-             f"batch 64, lr 3e-3, seeds {cfg['seeds']}.",
+             f"batch 64, lr 3e-3, {cfg['seeds']} seeds from the study's seed (Euclidean and wrapped normal on the first "
+             f"{cfg['baseline_seeds']}).",
              f"Latent: GM-VAE {lat} univariate Gaussians (decoder reads mu and log sigma^2, width {2 * lat}); "
              f"Euclidean and wrapped-normal latents have {2 * lat} coordinates. Held-out ELBO: 16 samples; KL closed "
              "form for GM-VAE and Euclidean, Monte Carlo for the wrapped normal.",
              "hierarchy_spearman: rank correlation between latent distances of held-out observations (Fisher-Rao "
              "for GM-VAE, Euclidean, Lorentz) and the tree distance of their nodes.",
              "grad_rel_variance: trace of the gradient covariance over sampling noise at the trained parameters "
-             "(fixed batch of 64), over |mean gradient|^2."]
+             "(fixed batch of 64), over |mean gradient|^2; mc_over_closed_*: median, min and max over the seeds of "
+             "the per-seed ratio MC / closed form."]
+    per_seed = df.pivot(index="seed", columns="model")
+    ratio = per_seed.grad_rel_variance["GM-VAE, Monte Carlo KL"] / per_seed.grad_rel_variance["GM-VAE, closed-form KL"]
+    e_cf, e_mc = per_seed.heldout_elbo["GM-VAE, closed-form KL"], per_seed.heldout_elbo["GM-VAE, Monte Carlo KL"]
     return StudyResult(table=df, figure=fig, notes=notes, measures=dict(
-        mc_over_closed_grad_variance=float(mc.grad_rel_variance / cf.grad_rel_variance),
-        closed_elbo_within_1pct=bool(cf.heldout_elbo >= mc.heldout_elbo - 0.01 * abs(mc.heldout_elbo)),
+        **over_seeds("mc_over_closed", ratio), seeds=len(ratio),
+        closed_elbo_within_1pct=bool((e_cf >= e_mc - 0.01 * e_mc.abs()).all()),
         closed_heldout_elbo=float(cf.heldout_elbo), mc_heldout_elbo=float(mc.heldout_elbo),
         euclidean_heldout_elbo=float(m.loc["Euclidean VAE"].heldout_elbo),
         closed_loss_std=float(cf.loss_std_second_half), mc_loss_std=float(mc.loss_std_second_half),
@@ -663,14 +667,15 @@ STUDIES = [
                             f"that kind in no seed, the other kind not caused, mean MAP at most "
                             f"{MAP_TOLERANCE:g} below the unregularised cell's"))),
     Study("hyperbolic.gmvae", "GM-VAE: closed-form vs Monte Carlo KL, Euclidean and wrapped-normal baselines",
-          study_gmvae, threads=1, key=("mc_over_closed_grad_variance", "closed_heldout_elbo", "euclidean_heldout_elbo"),
-          sweep=dict(nodes=(15, 40), obs=(10, 20), per=(6, 12), steps=(60, 500), seeds=((0,), (0, 1)),
+          study_gmvae, threads=1, key=("mc_over_closed_median", "closed_heldout_elbo", "euclidean_heldout_elbo"),
+          sweep=dict(nodes=(15, 40), obs=(10, 20), per=(6, 12), steps=(60, 500), seeds=(3, 5), baseline_seeds=(1, 2),
                      repeats=(8, 24), hidden=(32, 64)),
-          rules=(Rule("Y6", "mc_over_closed_grad_variance >= 1.5 and closed_elbo_within_1pct == True",
-                      qualified="mc_over_closed_grad_variance > 1",
-                      shows=("closed_heldout_elbo", "mc_heldout_elbo", "closed_loss_std", "mc_loss_std",
-                             "closed_nonfinite_losses", "mc_nonfinite_losses"),
-                      about="same GM-VAE, closed-form vs Monte Carlo KL: relative gradient variance"),)),
+          rules=(Rule("Y6", "mc_over_closed_min >= 1.5 and closed_elbo_within_1pct == True",
+                      refuted="mc_over_closed_max <= 1", otherwise="qualified", value="mc_over_closed_median",
+                      shows=("mc_over_closed_median", "seeds", "closed_heldout_elbo", "mc_heldout_elbo",
+                             "closed_loss_std", "mc_loss_std", "closed_nonfinite_losses", "mc_nonfinite_losses"),
+                      about="same GM-VAE, closed-form vs Monte Carlo KL: gradient variance ratio MC / closed in "
+                            "every seed (seeds that disagree qualify the claim)"),)),
     Study("hyperbolic.table2", "Table 2: Poincare vs Lorentz (report vs measured)", study_table2,
           needs=("hyperbolic.precision",), key=("tangent_time_over_geoopt", "lorentz_time_over_geoopt")),
 ]
