@@ -1,9 +1,13 @@
 """Declared studies: the seed-spread Y6 rule as declared, needs lookups, and the figures a study draws."""
 
 import pytest
+import torch
 
+from suite import anchors
+from suite import hyperbolic_references as yref
+from suite.checks import relative_error
 from suite.harness import over_seeds
-from suite.registry import StudyContext, StudyResult, get_study
+from suite.registry import StudyContext, StudyResult, get_pair, get_study
 
 
 def _y6(ratios, elbo_ok=True):
@@ -43,3 +47,20 @@ def test_result_of_an_undeclared_study_names_the_study_and_its_needs():
         StudyContext(study="demo.reader").result("demo.a")
     with pytest.raises(RuntimeError, match="no result"):
         StudyContext(study="demo.reader", needs=("demo.c",)).result("demo.c")
+
+
+def test_geoopt_poincare_adapters_match_the_polar_distance_inside_geoopts_clamp():
+    """v / 2 is geoopt's tangent vector of Riemannian norm |v| (conformal factor 2 at the origin): at radii
+    below geoopt's boundary clamp (|p| <= 1 - 1e-5 in float64, radius ~12) the adapter is the exact distance."""
+    if not anchors.available("geoopt_poincare_tangent"):
+        pytest.skip("geoopt is not installed")
+    g = torch.Generator().manual_seed(0)
+    u = torch.randn(2, 64, 5, generator=g, dtype=torch.float64)
+    r = 3 * torch.rand(2, 64, 1, generator=g, dtype=torch.float64)  # radius 0..3 from the origin
+    v, w = r * u / u.norm(dim=-1, keepdim=True)
+    ref = yref.polar_distance(v, w)
+    assert relative_error(anchors.geoopt_poincare_tangent(v, w), ref) < 1e-9
+    p, q = (torch.tanh(t / 2) * d for t, d in zip(r, u / u.norm(dim=-1, keepdim=True)))  # the same points in the ball
+    assert relative_error(anchors.geoopt_poincare_dist(p, q), ref) < 1e-9
+    assert {"geoopt_lorentz_tangent", "geoopt_poincare_tangent"} <= set(get_pair("hyperbolic.distance").impls())
+    assert "geoopt_lorentz" in get_pair("hyperbolic.lorentz_distance").impls()
