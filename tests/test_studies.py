@@ -1,12 +1,17 @@
 """Declared studies: the seed-spread Y6 rule as declared, needs lookups, and the figures a study draws."""
 
+import math
+
+import numpy as np
 import pytest
 import torch
+from matplotlib.figure import Figure
 
 from suite import anchors
 from suite import hyperbolic_references as yref
 from suite.checks import relative_error
 from suite.harness import over_seeds
+from suite.plots import plot_clipped, text_overlaps
 from suite.registry import StudyContext, StudyResult, get_pair, get_study
 
 
@@ -64,3 +69,27 @@ def test_geoopt_poincare_adapters_match_the_polar_distance_inside_geoopts_clamp(
     assert relative_error(anchors.geoopt_poincare_dist(p, q), ref) < 1e-9
     assert {"geoopt_lorentz_tangent", "geoopt_poincare_tangent"} <= set(get_pair("hyperbolic.distance").impls())
     assert "geoopt_lorentz" in get_pair("hyperbolic.lorentz_distance").impls()
+
+
+def test_plot_clipped_marks_each_run_once_and_stacks_labels_apart():
+    fig = Figure(figsize=(5, 3))
+    ax = fig.subplots()
+    x = np.arange(8.0)
+    line = plot_clipped(ax, x, [1, 5, math.inf, math.inf, 2, math.nan, 0.5, 2], lower=1, upper=3)
+    np.testing.assert_array_equal(line.get_ydata(), [1, 3, 3, 3, 2, math.nan, 1, 2])
+    assert [t.get_text() for t in ax.texts] == ["clipped (3 points, up to inf)", "clipped (0.5)"]
+    plot_clipped(ax, x, [4, 4, 4, 1, 1, 1, 1, 1], upper=3)  # a second curve clipped at the same x
+    assert [t.get_text() for t in ax.texts][-1] == "clipped (3 points, up to 4)"
+    assert text_overlaps(fig) == []
+
+
+def test_text_overlaps_ignores_tick_labels_the_axis_does_not_draw():
+    """A 0..100 axis has a located tick at -25 outside the view; its label is a visible artist but never drawn."""
+    fig = Figure(figsize=(4, 3))
+    ax = fig.subplots()
+    ax.set_yscale("log")
+    ax.plot(np.linspace(0, 100, 50), np.logspace(-20, 0, 50))
+    assert text_overlaps(fig) == []
+    ax.annotate("clash", (0, 1e-10), xytext=(0, 1e-10))  # a drawn text on a drawn y tick label still counts
+    ax.annotate("clash", (0, 1e-10), xytext=(0, 1e-10))
+    assert ("clash", "clash") in text_overlaps(fig)

@@ -15,6 +15,7 @@ from torch import nn
 
 from baselines import symplectic as nv
 from suite import symplectic as sy
+from suite.plots import plot_clipped
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
 from suite.symplectic_references import oscillator_flow
 
@@ -85,9 +86,10 @@ def _reversal_error(system, q0, p0, h, steps, integ) -> float:
 def _energy_figure(curves: dict, systems: list) -> Figure:
     fig = Figure(figsize=(12, 3.6))
     for ax, (name, *_rest) in zip(fig.subplots(1, 3), systems):
+        ax.set_yscale("log")
         for method in METHODS:
             t, rel = curves[(name, method)]
-            ax.semilogy(t, np.clip(rel, 1e-17, 1e150), label=method)
+            plot_clipped(ax, t[1:], rel[1:], lower=1e-17, upper=1e150, label=method)  # t = 0: error 0 by definition
         ax.set(xlabel="time (units of 1/omega)", ylabel="|H - H0| / |H0|", title=name)
         ax.legend(fontsize=7)
     return fig
@@ -195,8 +197,10 @@ def sympnet(ctx: StudyContext) -> StudyResult:
     df = pd.DataFrame(rows).set_index("model")
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
+    ax.set_yscale("log")
     for name, c in curves.items():
-        ax.semilogy(np.arange(len(c)) * h, np.clip(c, 1e-17, 1e150), label=f"{name} ({df.params[name]} params)")
+        plot_clipped(ax, np.arange(1, len(c)) * h, c[1:], lower=1e-17, upper=1e150,
+                     label=f"{name} ({df.params[name]} params)")
     ax.axvline(ctx.p.traj_len * h, color="k", ls=":", label="training horizon")
     ax.set(xlabel="time (pendulum units)", ylabel="max |H - H0| / |H0| over 3 test orbits")
     ax.legend(fontsize=7)
