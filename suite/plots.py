@@ -24,16 +24,20 @@ LOG_MAJOR_TICKS = 6  # at most this many labelled decades per log axis (LogLocat
 
 
 def _undrawn_tick_labels(fig: Figure) -> set[int]:
-    """ids of the tick labels of ticks outside their axis' view interval: the locator makes them (e.g. -25 on
-    a 0..100 axis) and they stay visible text artists, but the axis never draws them."""
+    """ids of the tick labels the axes do not draw: ticks outside the view interval (the locator makes them, e.g.
+    -25 on a 0..100 axis) and spare ticks beyond the current locations (left from an earlier, longer set of
+    locations, with stale labels). Both stay visible text artists, but the axis never draws them."""
     out = set()
     for ax in fig.get_axes():
         for axis in (ax.xaxis, ax.yaxis):
-            lo, hi = sorted(axis.get_view_interval())
+            scale = axis.get_transform().transform  # compare in the axis' scale (log10 on a log axis)
+            lo, hi = sorted(scale(np.asarray(axis.get_view_interval(), dtype=float)))
             tol = 1e-9 * (hi - lo)
-            for tick in (*axis.get_major_ticks(), *axis.get_minor_ticks()):
-                if not lo - tol <= tick.get_loc() <= hi + tol:
-                    out.update((id(tick.label1), id(tick.label2)))
+            for ticks, locs in ((axis.majorTicks, axis.get_majorticklocs()), (axis.minorTicks, axis.get_minorticklocs())):
+                for k, tick in enumerate(ticks):
+                    pos = scale(np.array([tick.get_loc()], dtype=float))[0]
+                    if k >= len(locs) or not lo - tol <= pos <= hi + tol:
+                        out.update((id(tick.label1), id(tick.label2)))
     return out
 
 
@@ -103,13 +107,14 @@ def _runs(mask: np.ndarray) -> list[int]:
 
 
 def plot_clipped(ax: Axes, x: Sequence[float], y: Sequence[float], *, lower: float | None = None,
-                 upper: float | None = None, **kwargs):
+                 upper: float | None = None, annotate: bool = True, **kwargs):
     """Plot y(x) with values outside [lower, upper] (+-inf included; NaN stays a gap) drawn at the bound they
     exceed. Each run of consecutive clipped points is marked once, at its first point, with an open triangle
     and the text "clipped (value)" (or "clipped (n points, up to value)"), inside the axes (left of the mark
     in the series' right half) and stacked below (upper) or above (lower) the labels already there, so long
     clipped stretches and curves clipped at the same place stay readable. Set a log scale before calling
-    (tick labels of an earlier linear scale linger as text artists). Returns the line."""
+    (tick labels of an earlier linear scale linger as text artists). annotate=False draws the triangles only,
+    for panels too dense for text (then say what the triangles mean in an axis label). Returns the line."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     shown = np.clip(y, -np.inf if lower is None else lower, np.inf if upper is None else upper)
@@ -125,7 +130,9 @@ def plot_clipped(ax: Axes, x: Sequence[float], y: Sequence[float], *, lower: flo
             text = f"clipped ({_short(worst)})" if n == 1 else f"clipped ({n} points, up to {_short(worst)})"
             stacked = sum(t.get_text().startswith("clipped") for t in ax.texts)
             ax.plot([x[i]], [bound], linestyle="none", marker=marker, markersize=9, markerfacecolor="none",
-                    markeredgecolor=line.get_color())
+                    color=line.get_color())  # an explicit colour: the axes' colour cycle is not advanced
+            if not annotate:
+                continue
             right = i > (len(x) - 1) / 2  # in the right half of the series: text to the left of the mark
             ax.annotate(text, (x[i], bound), textcoords="offset points", ha="right" if right else "left",
                         xytext=(-4 if right else 4, -side * (6 + 12 * stacked) - (MIN_FONT_PT if side > 0 else 0)),

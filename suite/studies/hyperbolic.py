@@ -20,6 +20,7 @@ from suite import anchors
 from suite.hyperbolic import collapse as C
 from suite.hyperbolic.gmvae import GMVAE, EuclideanVAE, WrappedNormalVAE, hierarchical_dataset
 from suite.harness import over_seeds, speedup_at
+from suite.plots import plot_clipped
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
 
 DIM = 16
@@ -220,16 +221,16 @@ def _fail_radii(agg: pd.DataFrame, m: str, dt: str) -> dict:
 
 def _precision_figure(agg: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(13, 7))
-    axes = fig.subplots(2, 3, sharex=True)
+    axes = fig.subplots(2, 3, sharex=True, subplot_kw=dict(yscale="log"))
     for i, dt in enumerate(("float32", "float64")):
         for j, (sep, d) in enumerate(SEPARATIONS.items()):
             ax = axes[i, j]
             for m in METHODS:
                 g = agg[(agg.method == m) & (agg.dtype == dt) & (agg.separation == sep)]
-                ax.semilogy(g.radius, g.rel_err_vs_intended.replace(np.inf, 1e3).clip(lower=1e-17, upper=1e3),
-                            marker=".", label=m)
+                plot_clipped(ax, g.radius, g.rel_err_vs_intended, lower=1e-17, upper=1e3, annotate=False,
+                             marker=".", label=m)
             ax.axhline(FAIL_REL, color="k", lw=0.5, ls="--")
-            ax.set(title=f"{dt}, {sep}" + (f" (d = {d})" if d else " (d ~ 2R)"), ylabel="relative error vs mpmath",
+            ax.set(title=f"{dt}, {sep}" + (f" (d = {d})" if d else " (d ~ 2R)"), ylabel="relative error vs mpmath\n(triangles: clipped, 0 or > 1e3)",
                    xlabel="radius R from the origin (hyperbolic units)")
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
