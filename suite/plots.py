@@ -112,8 +112,7 @@ def plot_clipped(ax: Axes, x: Sequence[float], y: Sequence[float], *, lower: flo
     exceed. Each run of consecutive clipped points is marked once, at its first point, with an open triangle
     and the text "clipped (value)" (or "clipped (n points, up to value)"), inside the axes (left of the mark
     in the series' right half) and stacked below (upper) or above (lower) the labels already there, so long
-    clipped stretches and curves clipped at the same place stay readable. Set a log scale before calling
-    (tick labels of an earlier linear scale linger as text artists). annotate=False draws the triangles only,
+    clipped stretches and curves clipped at the same place stay readable. annotate=False draws the triangles only,
     for panels too dense for text (then say what the triangles mean in an axis label). Returns the line."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)

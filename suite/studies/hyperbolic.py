@@ -304,8 +304,8 @@ def study_embedding(ctx: StudyContext) -> StudyResult:
                              "max |<x,x>+1| / (1 + |x|^2) (1)")):
         for name, g in df.groupby("recipe", sort=False):
             gg = g.groupby("dim")[col].mean()
-            ax.plot(gg.index, gg.values.clip(min=1e-12) if col == "residual_rel_max" else gg.values, marker="o",
-                    label=name)
+            plot_clipped(ax, gg.index, gg.values, lower=1e-12 if col == "residual_rel_max" else None, marker="o",
+                         label=name)
         ax.set_xlabel("embedding dimension")
         ax.set_ylabel(lab)
         if col == "residual_rel_max":

@@ -20,6 +20,7 @@ from baselines import optics as nv
 from suite import anchors
 from suite import optics as op
 from suite.checks import nonfinite_count, relative_error
+from suite.plots import plot_clipped
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
 
 LAM = 0.5e-6
@@ -217,7 +218,7 @@ def _distance_figure(df: pd.DataFrame) -> Figure:
         d = df[df.truth == truth]
         for name in d.method.unique():
             s = d[d.method == name].sort_values("z_over_zc")
-            ax.plot(s.z_over_zc, s.rel_error.clip(lower=1e-12, upper=1e2), marker="o", ms=3, label=name)
+            plot_clipped(ax, s.z_over_zc, s.rel_error, lower=1e-12, upper=1e2, marker="o", ms=3, label=name)
         ax.axvline(1.0, color="k", lw=0.8, ls=":")
         loglog_axes(ax, "z / z_c  (z_c = 2 N dx^2 / lambda)", "relative error", f"{truth}, N={d.N.iloc[0]}")
     fig.axes[0].legend(fontsize=7)
@@ -293,7 +294,7 @@ def phase_precision(ctx: StudyContext) -> StudyResult:
     fig = Figure(figsize=(5.5, 4))
     ax = fig.add_subplot(1, 1, 1)
     for name in df.impl.unique():
-        ax.plot(ctx.p.kz, t[name].clip(lower=1e-12).values, marker="o", label=name)
+        plot_clipped(ax, ctx.p.kz, t[name].values, lower=1e-12, marker="o", label=name)
     ax.plot(ctx.p.kz, [1.2e-7 * k for k in ctx.p.kz], ls=":", color="gray", label="1.2e-7 k z")
     loglog_axes(ax, "k z (rad)", "relative field error vs complex128", f"complex64 phase precision, N={n}")
     ax.legend(fontsize=7)
