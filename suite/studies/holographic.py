@@ -470,7 +470,6 @@ def quasi_orthogonality(ctx: StudyContext) -> StudyResult:
     ax.barh(range(len(df)), df.retrieval_k8)
     ax.set_yticks(range(len(df)))
     ax.set_yticklabels(df.what, fontsize=7)
-    fig.tight_layout()
     acc = t.retrieval_k8
     return StudyResult(table=df, figure=fig, measures=dict(
         uniform_accuracy=float(acc["uniform01"]), gauss_accuracy=float(acc["gauss"]),

@@ -158,6 +158,13 @@ PRECISION_NOTES = [
 ]
 
 
+def _mp_unit(xs) -> list:
+    """The vector xs (floats or mpf) normalised to unit length in mpmath."""
+    xs = [mpmath.mpf(x) for x in xs]
+    n = mpmath.sqrt(sum(x * x for x in xs))
+    return [x / n for x in xs]
+
+
 def _precision_rows(ctx: StudyContext) -> pd.DataFrame:
     """Per method, dtype, separation and radius: the worst relative error over the trials (vs mpmath)."""
     radii, n, gen, seps = ctx.p.radii, 8, ctx.generator(), SEPARATIONS
@@ -168,17 +175,10 @@ def _precision_rows(ctx: StudyContext) -> pd.DataFrame:
         et = et - (et @ u1t) * u1t
         et = et / et.norm()
         uft = _unit_rows(1, n, gen)[0]
-        u1 = [mpmath.mpf(float(a)) for a in u1t]
-        nrm = mpmath.sqrt(sum(a * a for a in u1))
-        u1 = [a / nrm for a in u1]
+        u1, uf = _mp_unit(u1t.tolist()), _mp_unit(uft.tolist())
         e = [mpmath.mpf(float(a)) for a in et]
         proj = sum(a * b for a, b in zip(e, u1))
-        e = [a - proj * b for a, b in zip(e, u1)]
-        ne = mpmath.sqrt(sum(a * a for a in e))
-        e = [a / ne for a in e]
-        uf = [mpmath.mpf(float(a)) for a in uft]
-        nf = mpmath.sqrt(sum(a * a for a in uf))
-        uf = [a / nf for a in uf]
+        e = _mp_unit([a - proj * b for a, b in zip(e, u1)])
         for R in radii:
             for sep, delta in seps.items():
                 (R1, a1), (R2, a2), d_true = _mp_points(R, sep, delta or 0.0, u1, e, uf)
@@ -233,7 +233,6 @@ def _precision_figure(agg: pd.DataFrame) -> Figure:
             ax.set(title=f"{dt}, {sep}" + (f" (d = {d})" if d else " (d ~ 2R)"), ylabel="relative error vs mpmath\n(triangles: clipped, 0 or > 1e3)",
                    xlabel="radius R from the origin (hyperbolic units)")
     axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
@@ -255,23 +254,21 @@ def _precision_measures(fails: pd.DataFrame) -> dict:
 
 
 # ------------------------------------------------------------------------------ study: embeddings
+RECIPES = {  # name: (trainer, its keyword arguments)
+    "naive (Poincare, Adam, clip)": (nv.train_naive, {}),
+    "lorentz, RiemannianAdam, no iso": (hy.train_recommended, dict(iso_weight=0.0)),
+    "recommended (lorentz, RiemannianAdam, iso)": (hy.train_recommended, dict(iso_weight=1.0)),
+    "tangent (Adam, iso)": (hy.train_tangent, dict(iso_weight=1.0)),
+    "lorentz, Euclidean Adam": (hy.train_recommended, dict(iso_weight=0.0, optimizer="euclidean")),
+    "lorentz, Euclidean Adam + constraint penalty": (hy.train_recommended, dict(iso_weight=0.0, optimizer="euclidean",
+                                                                               constraint_penalty=1.0)),
+}
+
+
 def _run_recipes(tree, dim, steps, seed, device):
-    common = dict(steps=steps, lr=0.1, batch=64, n_neg=10, device=device)
-    runs = {
-        "naive (Poincare, Adam, clip)": nv.train_naive(tree, dim, generator=torch.Generator().manual_seed(seed), **common),
-        "lorentz, RiemannianAdam, no iso": hy.train_recommended(tree, dim, iso_weight=0.0,
-                                                                generator=torch.Generator().manual_seed(seed), **common),
-        "recommended (lorentz, RiemannianAdam, iso)": hy.train_recommended(
-            tree, dim, iso_weight=1.0, generator=torch.Generator().manual_seed(seed), **common),
-        "tangent (Adam, iso)": hy.train_tangent(tree, dim, iso_weight=1.0,
-                                                generator=torch.Generator().manual_seed(seed), **common),
-        "lorentz, Euclidean Adam": hy.train_recommended(tree, dim, iso_weight=0.0, optimizer="euclidean",
-                                                        generator=torch.Generator().manual_seed(seed), **common),
-        "lorentz, Euclidean Adam + constraint penalty": hy.train_recommended(
-            tree, dim, iso_weight=0.0, optimizer="euclidean", constraint_penalty=1.0,
-            generator=torch.Generator().manual_seed(seed), **common),
-    }
-    return runs
+    """Every recipe on the same tree, each from a generator seeded with `seed` (10 negatives, lr 0.1, batch 64)."""
+    return {name: train(tree, dim, steps=steps, lr=0.1, batch=64, n_neg=10, device=device,
+                        generator=torch.Generator().manual_seed(seed), **kw) for name, (train, kw) in RECIPES.items()}
 
 
 def study_embedding(ctx: StudyContext) -> StudyResult:
@@ -311,7 +308,6 @@ def study_embedding(ctx: StudyContext) -> StudyResult:
         if col == "residual_rel_max":
             ax.set_yscale("log")
     axes[0].legend(fontsize=6)
-    fig.tight_layout()
 
     pen = m.loc["lorentz, Euclidean Adam + constraint penalty"]
     m = df[~df.diverged].groupby("recipe", sort=False).mean(numeric_only=True).reindex(m.index)  # finite runs
@@ -407,7 +403,6 @@ def _collapse_figure(runs: pd.DataFrame) -> Figure:
     ax2.axvline(HEIGHT, color="k", lw=0.5, ls="--")
     ax2.set(xlabel="effective rank / dim of log_0 vectors (1)", ylabel="MAP of the tree's edges (1)")
     ax1.legend(fontsize=5, ncol=2)
-    fig.tight_layout()
     return fig
 
 
@@ -517,7 +512,6 @@ def study_gmvae(ctx: StudyContext) -> StudyResult:
     ax2.set_xticks(range(len(m)), [n.replace(", ", "\n") for n in m.index], fontsize=6)
     ax2.set_ylabel("gradient variance / |mean gradient|^2 (1)")
     ax2.set_yscale("log")
-    fig.tight_layout()
 
     cf, mc = m.loc["GM-VAE, closed-form KL"], m.loc["GM-VAE, Monte Carlo KL"]
     notes = [f"Data: random tree of {cfg['nodes']} nodes, node features by branching diffusion in {cfg['obs']} dims, "

@@ -222,7 +222,6 @@ def _distance_figure(df: pd.DataFrame) -> Figure:
         ax.axvline(1.0, color="k", lw=0.8, ls=":")
         loglog_axes(ax, "z / z_c  (z_c = 2 N dx^2 / lambda)", "relative error", f"{truth}, N={d.N.iloc[0]}")
     fig.axes[0].legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
