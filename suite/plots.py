@@ -101,6 +101,24 @@ def text_overlaps(fig: Figure, pad_px: float = 0.5) -> list[tuple[str, str]]:
     return out
 
 
+def axes(title: str, xlabel: str, ylabel: str, *, logx: bool = False, logy: bool = False,
+         figsize: tuple[float, float] = (6.4, 4.0)) -> tuple[Figure, Axes]:
+    """A one-axes figure with its title, axis labels, scales and a light grid (the studies' common case)."""
+    fig = Figure(figsize=figsize)
+    ax = fig.add_subplot(111)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear",
+           yscale="log" if logy else "linear")
+    ax.grid(True, which="both", alpha=0.3)
+    return fig, ax
+
+
+def lines(ax: Axes, df, x: str, y: str, by, **style) -> None:
+    """One marked line of column y vs column x of the DataFrame `df` per group of `by`, with a legend."""
+    for name, g in df.groupby(by, sort=False):
+        ax.plot(g[x], g[y], marker="o", label=name if isinstance(name, str) else ": ".join(map(str, name)), **style)
+    ax.legend()
+
+
 def _runs(mask: np.ndarray) -> list[int]:
     """Index of the first element of every run of consecutive True values of a 1-D boolean mask."""
     return [int(i) for i in np.flatnonzero(mask & ~np.concatenate([[False], mask[:-1]]))]

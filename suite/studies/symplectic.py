@@ -15,7 +15,7 @@ from torch import nn
 
 from baselines import symplectic as nv
 from suite import symplectic as sy
-from suite.plots import plot_clipped
+from suite.plots import axes, plot_clipped
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
 from suite.symplectic_references import oscillator_flow
 
@@ -195,15 +195,12 @@ def sympnet(ctx: StudyContext) -> StudyResult:
                          max_rel_energy_error=float(rel.max()), final_rel_energy_error=float(rel[-1].max()),
                          final_state_rel_error=float(((z[-1] - ref[-1]).norm(dim=-1) / ref[-1].norm(dim=-1)).max())))
     df = pd.DataFrame(rows).set_index("model")
-    fig = Figure(figsize=(6, 4))
-    ax = fig.subplots()
-    ax.set_yscale("log")
+    fig, ax = axes("", "time (pendulum units)", "max |H - H0| / |H0| over 3 test orbits", logy=True, figsize=(6, 4))
     for name, c in curves.items():
         plot_clipped(ax, np.arange(1, len(c)) * h, c[1:], lower=1e-17, upper=1e150,
                      label=f"{name} ({df.params[name]} params)")
     ax.axvline(ctx.p.traj_len * h, color="k", ls=":", label="training horizon")
-    ax.set(xlabel="time (pendulum units)", ylabel="max |H - H0| / |H0| over 3 test orbits")
-    ax.legend(fontsize=7)
+    ax.legend()
     e = df.max_rel_energy_error
     return StudyResult(table=df.reset_index(), figure=fig, measures=dict(
         sympnet_max_error=float(e["sympnet"]), mlp_max_error=float(e["mlp"]),
