@@ -1,5 +1,6 @@
-"""How declared studies run: dependency order, per-study seeds, thread policy, rules -> verdicts, and the
-generic speed measures (fitted exponents, crossovers, speedups) derived from a Pair's timing sweep.
+"""How declared studies run: dependency order, per-study seeds, thread policy, rules -> verdicts, the
+spread of a measure over seeds (`over_seeds`), and the generic speed measures (fitted exponents, crossovers,
+speedups) derived from a Pair's timing sweep.
 
 Nothing here knows a domain. `suite.report.collect` calls `run_order` and `execute`; studies call the speed
 helpers on `ctx.timings(pair)`.
