@@ -5,6 +5,7 @@ claim rules declared with them give the verdicts. Kernel speed is timed through 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import mpmath
@@ -113,20 +114,15 @@ def _store(R, u, dtype):
     return tv, pb, lz
 
 
-METHODS = ("raw Poincare (arcosh)", "geoopt PoincareBall", "geoopt Lorentz", "stable Lorentz", "tangent form")
-
-
-def _eval_methods(device, *points):
-    """Every method's float distance, computed on `device` from the stored coordinates."""
-    v, w, p, q, x, y = (t.to(device) for t in points)
-    with torch.no_grad():
-        return {
-            "raw Poincare (arcosh)": float(nv.poincare_distance(p, q)),
-            "geoopt PoincareBall": float(anchors.geoopt_poincare_dist(p, q)),
-            "geoopt Lorentz": float(anchors.geoopt_lorentz_dist(x, y)),
-            "stable Lorentz": float(hy.lorentz_distance(x, y, check=False)),
-            "tangent form": float(hy.tangent_distance(v, w)),
-        }
+METHODS = {  # name: (representation of the stored points, float distance computed from them)
+    "raw Poincare (arcosh)": ("ball", nv.poincare_distance),
+    "geoopt PoincareBall": ("ball", anchors.geoopt_poincare_dist),
+    "geoopt Lorentz": ("lorentz", anchors.geoopt_lorentz_dist),
+    "stable Lorentz": ("lorentz", functools.partial(hy.lorentz_distance, check=False)),
+    "tangent form": ("tangent", hy.tangent_distance),
+}
+# the exact (mpmath) distance of the points a representation's stored coordinates denote, in _store's order
+EXACT = {"tangent": ref.mp_tangent_distance, "ball": ref.mp_poincare_distance, "lorentz": ref.mp_lorentz_distance}
 
 
 def _rel(a, b):
@@ -183,20 +179,15 @@ def _precision_rows(ctx: StudyContext) -> pd.DataFrame:
             for sep, delta in seps.items():
                 (R1, a1), (R2, a2), d_true = _mp_points(R, sep, delta or 0.0, u1, e, uf)
                 for dtype in (torch.float32, torch.float64):
-                    v, p, x = _store(R1, a1, dtype)
-                    w, q, y = _store(R2, a2, dtype)
-                    got = _eval_methods(ctx.device, v, w, p, q, x, y)
-                    stored = {"raw Poincare (arcosh)": ref.mp_poincare_distance(p, q),
-                              "geoopt PoincareBall": ref.mp_poincare_distance(p, q),
-                              "geoopt Lorentz": ref.mp_lorentz_distance(x, y),
-                              "stable Lorentz": ref.mp_lorentz_distance(x, y),
-                              "tangent form": ref.mp_tangent_distance(v, w)}
-                    for m in METHODS:
+                    one, two = dict(zip(EXACT, _store(R1, a1, dtype))), dict(zip(EXACT, _store(R2, a2, dtype)))
+                    stored = {r: float(exact(one[r], two[r])) for r, exact in EXACT.items()}
+                    for m, (r, dist) in METHODS.items():
+                        with torch.no_grad():  # computed on the device from the stored coordinates
+                            got = float(dist(one[r].to(ctx.device), two[r].to(ctx.device)))
                         rows.append(dict(method=m, dtype=str(dtype).replace("torch.", ""), separation=sep,
-                                         radius=R, trial=t, distance=got[m], true_distance=float(d_true),
-                                         rel_err_vs_intended=_rel(got[m], float(d_true)),
-                                         rel_err_vs_stored=_rel(got[m], float(stored[m])),
-                                         nonfinite=not math.isfinite(got[m])))
+                                         radius=R, trial=t, distance=got, true_distance=float(d_true),
+                                         rel_err_vs_intended=_rel(got, float(d_true)),
+                                         rel_err_vs_stored=_rel(got, stored[r]), nonfinite=not math.isfinite(got)))
     df = pd.DataFrame(rows)
     return (df.groupby(["method", "dtype", "separation", "radius"], sort=False)
               .agg(rel_err_vs_intended=("rel_err_vs_intended", "max"), rel_err_vs_stored=("rel_err_vs_stored", "max"),
