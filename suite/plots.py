@@ -60,8 +60,11 @@ def _legend_outside(ax: Axes) -> None:
 
 
 def _log_ticks(ax: Axes) -> None:
+    """At most LOG_MAJOR_TICKS labelled decades on a log axis spanning more; shorter spans keep matplotlib's
+    ticks (which label 2, 3, 5, ... where the axis holds too few decades to label)."""
     for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
-        if scale == "log":
+        lo, hi = sorted(abs(v) for v in axis.get_view_interval())
+        if scale == "log" and lo > 0 and math.log10(hi / lo) > LOG_MAJOR_TICKS:
             axis.set_major_locator(LogLocator(base=10, numticks=LOG_MAJOR_TICKS))
             axis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 0.1, numticks=12))
             axis.set_minor_formatter(NullFormatter())
