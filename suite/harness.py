@@ -66,6 +66,24 @@ def execute(study: Study, *, quick: bool, device: str, seed: int, results: dict[
     return res
 
 
+def adam(params: Iterable[torch.Tensor], loss: Callable[[], torch.Tensor], steps: int, lr: float, *,
+         cosine: bool = False) -> list[torch.Tensor]:
+    """`steps` steps of torch Adam (Kingma & Ba 2015) on `loss()` (a fresh forward pass per step), the lr
+    cosine-annealed to 0 over the steps when `cosine`; returns the per-step losses, detached (no device sync)."""
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if cosine else None
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        value = loss()
+        value.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        losses.append(value.detach())
+    return losses
+
+
 def over_seeds(name: str, values: Iterable[float]) -> dict[str, float]:
     """`{name}_median`, `{name}_min`, `{name}_max` of one measure over a study's seeds: a rule that must hold
     in every seed reads min / max (seeds that disagree fail both the confirming and the refuting bound), the

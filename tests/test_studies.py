@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from suite import anchors
 from suite import hyperbolic_references as yref
 from suite.checks import relative_error
+from suite import harness
 from suite.harness import over_seeds
 from suite.plots import plot_clipped, text_overlaps
 from suite.registry import StudyContext, StudyResult, get_pair, get_study
@@ -93,3 +94,10 @@ def test_text_overlaps_ignores_tick_labels_the_axis_does_not_draw():
     ax.annotate("clash", (0, 1e-10), xytext=(0, 1e-10))  # a drawn text on a drawn y tick label still counts
     ax.annotate("clash", (0, 1e-10), xytext=(0, 1e-10))
     assert ("clash", "clash") in text_overlaps(fig)
+
+
+def test_adam_runs_the_declared_steps_and_returns_detached_losses():
+    w = torch.nn.Parameter(torch.tensor([3.0, -2.0], dtype=torch.float64))
+    losses = harness.adam([w], lambda: (w ** 2).sum(), 50, 0.1, cosine=True)
+    assert len(losses) == 50 and not losses[-1].requires_grad
+    assert float(losses[0]) == 13.0 and float(losses[-1]) < 0.5 * float(losses[0])

@@ -471,21 +471,18 @@ def _fit_operator(kind: str, L: int, target: torch.Tensor, steps: int, gen: torc
     ws = torch.nn.Parameter(gauss(*((L, d, d) if kind == "dense" else (L, d)), gen=gen, dtype=torch.float64,
                                   device=dev))
     ds = torch.nn.Parameter(torch.ones(L, d, dtype=torch.float64, device=dev))
-    opt = torch.optim.Adam([ws, ds] if kind == "circulant_diagonal" else [ws], lr=0.05)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     eye = torch.eye(d, dtype=torch.float64, device=dev)
-    for _ in range(steps):
-        opt.zero_grad()
+
+    def residual():
         z = eye
         for i in range(L):
             z = z @ ws[i].T if kind == "dense" else hg.bind(z, ws[i])
             if kind == "circulant_diagonal":
                 z = z * ds[i]
-        loss = (z - target.T).pow(2).sum() / target.pow(2).sum()  # rows of z = images of basis vectors
-        loss.backward()
-        opt.step()
-        sched.step()
-    return math.sqrt(loss.item())
+        return (z - target.T).pow(2).sum() / target.pow(2).sum()  # rows of z = images of basis vectors
+
+    losses = harness.adam([ws, ds] if kind == "circulant_diagonal" else [ws], residual, steps, 0.05, cosine=True)
+    return math.sqrt(losses[-1].item())
 
 
 def expressiveness(ctx: StudyContext) -> StudyResult:
@@ -644,13 +641,9 @@ def structure_by_construction(ctx: StudyContext) -> StudyResult:
     rows = []
     for mode, lam in X1_MODES.items():
         w = torch.nn.Parameter(gauss(L, d, gen=ctx.generator(1101), dtype=torch.float64, device=dev))
-        opt = torch.optim.Adam([w], lr=0.01)
         kernels = (lambda: hg.project(w)) if mode == "construction" else (lambda: w)
-        for _ in range(ctx.p.steps):
-            opt.zero_grad()
-            loss = (_stack(xs, kernels()) - target).pow(2).sum(-1).mean()
-            (loss + lam * (torch.fft.rfft(w).abs() - 1).pow(2).mean()).backward()
-            opt.step()
+        harness.adam([w], lambda: ((_stack(xs, kernels()) - target).pow(2).sum(-1).mean()
+                                   + lam * (torch.fft.rfft(w).abs() - 1).pow(2).mean()), ctx.p.steps, 0.01)
         with torch.no_grad():
             k = kernels()
             rows.append(dict(method=mode, penalty=lam, steps=ctx.p.steps,

@@ -20,7 +20,7 @@ import suite.hyperbolic_references as ref
 from suite import anchors
 from suite.hyperbolic import collapse as C
 from suite.hyperbolic.gmvae import GMVAE, EuclideanVAE, WrappedNormalVAE, hierarchical_dataset
-from suite.harness import over_seeds, speedup_at
+from suite.harness import adam, over_seeds, speedup_at
 from suite.plots import plot_clipped
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
 
@@ -435,17 +435,12 @@ def _grad_variance(model, x, kl, repeats):
 
 def _train_vae(model, kl, data, steps, lr, seed, batch=64):
     torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
-    losses = []
-    for _ in range(steps):
-        idx = torch.randint(0, data.x_train.shape[0], (batch,), generator=gen)
-        loss = -model.elbo(data.x_train[idx], kl=kl)[0].mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    return losses
+
+    def loss():  # -ELBO of a random batch
+        return -model.elbo(data.x_train[torch.randint(0, data.x_train.shape[0], (batch,), generator=gen)], kl=kl)[0].mean()
+
+    return [float(v) for v in adam(model.parameters(), loss, steps, lr)]
 
 
 def study_gmvae(ctx: StudyContext) -> StudyResult:

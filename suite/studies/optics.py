@@ -17,7 +17,7 @@ import torch
 from matplotlib.figure import Figure
 
 from baselines import optics as nv
-from suite import anchors
+from suite import anchors, harness
 from suite import optics as op
 from suite.checks import nonfinite_count, relative_error
 from suite.plots import axes, plot_clipped
@@ -339,15 +339,12 @@ def design(ctx: StudyContext) -> StudyResult:
     rows, curves = [], {}
     for name, prop in {"naive": nv.asm_naive, "fixed": quiet(op.asm)}.items():
         phi = torch.zeros(n, n, device=ctx.device, requires_grad=True)
-        opt = torch.optim.Adam([phi], lr=0.1)
-        curves[name] = []
-        for _ in range(steps):
-            opt.zero_grad()
+
+        def loss():  # minus the focused power fraction
             field = prop(torch.polar(torch.ones_like(phi), phi), DX, LAM, z)
-            eff = _spot_efficiency(field, mask.to(field.real.dtype), n)
-            (-eff).backward()
-            opt.step()
-            curves[name].append(eff.item())
+            return -_spot_efficiency(field, mask.to(field.real.dtype), n)
+
+        curves[name] = [-float(v) for v in harness.adam([phi], loss, steps, 0.1)]
         with torch.no_grad():
             u = torch.polar(torch.ones_like(phi.double()), phi.double())
             rows.append(dict(trained_with=name, N=n, steps=steps,

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from baselines import symplectic as nv
+from suite import harness
 from suite import symplectic as sy
 from suite.plots import axes, plot_clipped
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
@@ -158,14 +159,7 @@ def _rollout(step, x0: torch.Tensor, horizon: int) -> torch.Tensor:
 
 def _fit(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, steps: int) -> float:
     """Adam (lr 1e-2, cosine schedule) on the one-step MSE; returns the final training MSE."""
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    for _ in range(steps):
-        loss = ((model(X) - Y) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
+    harness.adam(model.parameters(), lambda: ((model(X) - Y) ** 2).mean(), steps, 1e-2, cosine=True)
     with torch.no_grad():
         return float(((model(X) - Y) ** 2).mean())
 
