@@ -227,21 +227,25 @@ def _precision_figure(agg: pd.DataFrame) -> Figure:
     return fig
 
 
+def _close_fail(row) -> float:
+    """A method's fail radius for close pairs: the first of its tangential and radial fail radii."""
+    return min(row.fails_at_R_tangential, row.fails_at_R_radial)
+
+
 def _precision_measures(fails: pd.DataFrame) -> dict:
     """Y1: where float32 Poincare fails; Y2: Lorentz vs Poincare fail radii for close and far pairs."""
     F = fails.set_index(["method", "dtype"])
     pc, lz, tg, sl = (F.loc[(m, "float32")] for m in ("raw Poincare (arcosh)", "geoopt Lorentz", "tangent form",
                                                        "stable Lorentz"))
-    close = lambda r: min(r.fails_at_R_tangential, r.fails_at_R_radial)  # noqa: E731
-    cl, cp, fl, fp = close(lz), close(pc), lz.fails_at_R_far, pc.fails_at_R_far
+    cl, cp, fl, fp = _close_fail(lz), _close_fail(pc), lz.fails_at_R_far, pc.fails_at_R_far
     return dict(poincare_f32_fail_R=float(min(cp, fp)), poincare_f32_first_nonfinite_R=float(pc.first_nonfinite_R),
                 lorentz_close_fail_R=float(cl), poincare_close_fail_R=float(cp),
                 lorentz_far_fail_R=float(fl), poincare_far_fail_R=float(fp),
                 any_fails=bool(min(cl, cp, fl, fp) < math.inf),
                 lorentz_holds_longer=bool(cl > cp or fl > fp), lorentz_fails_earlier=bool(cl < cp or fl < fp),
-                stable_lorentz_close_fail_R=float(close(sl)),
+                stable_lorentz_close_fail_R=float(_close_fail(sl)),
                 tangent_computation_far_fail_R=float(tg.computation_fails_at_R_far),
-                tangent_close_fail_R=float(close(tg)))
+                tangent_close_fail_R=float(_close_fail(tg)))
 
 
 # ------------------------------------------------------------------------------ study: embeddings
@@ -548,7 +552,6 @@ def study_table2(ctx: StudyContext) -> StudyResult:
         back = hy.poincare_to_lorentz(hy.lorentz_to_poincare(x, check=False))
         d = hy.lorentz_distance(x.double(), hy.lorentz_project(back.double()), check=False)
         vis[R] = float(d.max())
-    close = lambda r: min(r.fails_at_R_tangential, r.fails_at_R_radial)  # noqa: E731
     rows = [
         dict(feature="座標系 (coordinates)", poincare_report="有界な球 ||x|| < 1 (bounded ball)",
              lorentz_report="R^{n+1} 内の双曲面 (hyperboloid in R^{n+1})",
@@ -559,10 +562,10 @@ def study_table2(ctx: StudyContext) -> StudyResult:
              measured_recommendation="tangent (Euclidean) parameters lifted by exp_0 for unbounded radius"),
         dict(feature="数値安定性 (numerical stability)", poincare_report="境界付近で不安定 (NaN発生) (unstable near the boundary, NaN)",
              lorentz_report="安定 (線形座標) (stable, linear coordinates)", recommendation_report="ローレンツ (Lorentz)",
-             poincare_measured=f"1% error from R = {close(pc):g} (close pairs) / {pc.fails_at_R_far:g} (far); float64 {close(pc64):g}",
-             lorentz_measured=(f"geoopt: 1% error from R = {close(gl):g} (close) / {gl.fails_at_R_far:g} (far); float64 "
-                               f"{close(gl64):g}; stable form {close(sl):g} (close)"),
-             tangent_measured=(f"computation exact to R = 60; representation of close pairs limited to R = {close(tg):g} "
+             poincare_measured=f"1% error from R = {_close_fail(pc):g} (close pairs) / {pc.fails_at_R_far:g} (far); float64 {_close_fail(pc64):g}",
+             lorentz_measured=(f"geoopt: 1% error from R = {_close_fail(gl):g} (close) / {gl.fails_at_R_far:g} (far); float64 "
+                               f"{_close_fail(gl64):g}; stable form {_close_fail(sl):g} (close)"),
+             tangent_measured=(f"computation exact to R = 60; representation of close pairs limited to R = {_close_fail(tg):g} "
                                "by float32 directions"),
              measured_recommendation=("Poincare represents close pairs further out than Lorentz (Mishne et al. 2023); "
                                       "Lorentz only wins for far pairs: the report's claim holds only there")),
@@ -586,7 +589,7 @@ def study_table2(ctx: StudyContext) -> StudyResult:
     tangent_vs_geoopt = speedup_at(dist, "geoopt_lorentz_tangent", "fixed")
     lorentz_vs_geoopt = speedup_at(lor, "geoopt_lorentz", "fixed")
     return StudyResult(table=pd.DataFrame(rows), mirror=True, measures=dict(
-        poincare_close_fail_R=float(close(pc)), lorentz_close_fail_R=float(close(gl)),
+        poincare_close_fail_R=float(_close_fail(pc)), lorentz_close_fail_R=float(_close_fail(gl)),
         tangent_time_over_geoopt=None if tangent_vs_geoopt is None else 1 / tangent_vs_geoopt,
         lorentz_time_over_geoopt=None if lorentz_vs_geoopt is None else 1 / lorentz_vs_geoopt))
 
