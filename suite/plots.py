@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
-from matplotlib.ticker import LogLocator, NullFormatter
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
 MIN_FONT_PT = 9.0
 LOG_MAJOR_TICKS = 6  # at most this many labelled decades per log axis (LogLocator skips decades beyond)
@@ -60,14 +60,20 @@ def _legend_outside(ax: Axes) -> None:
 
 
 def _log_ticks(ax: Axes) -> None:
-    """At most LOG_MAJOR_TICKS labelled decades on a log axis spanning more; shorter spans keep matplotlib's
-    ticks (which label 2, 3, 5, ... where the axis holds too few decades to label)."""
+    """At most LOG_MAJOR_TICKS labelled decades per log axis, unlabelled minor ticks; an axis with no power of
+    10 inside its view gets at most 3 labelled round values instead (else it would show no label at all)."""
     for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
-        lo, hi = sorted(abs(v) for v in axis.get_view_interval())
-        if scale == "log" and lo > 0 and math.log10(hi / lo) > LOG_MAJOR_TICKS:
+        if scale != "log":
+            continue
+        lo, hi = sorted(axis.get_view_interval())
+        if lo > 0 and math.floor(math.log10(hi)) < math.ceil(math.log10(lo)):  # no power of 10 inside
+            axis.set_major_locator(MaxNLocator(nbins=3))
+            axis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=False))
+            axis.set_minor_locator(NullLocator())
+        else:
             axis.set_major_locator(LogLocator(base=10, numticks=LOG_MAJOR_TICKS))
             axis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 0.1, numticks=12))
-            axis.set_minor_formatter(NullFormatter())
+        axis.set_minor_formatter(NullFormatter())
 
 
 def style_figure(fig: Figure) -> Figure:

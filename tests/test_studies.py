@@ -12,7 +12,7 @@ from suite import hyperbolic_references as yref
 from suite.checks import relative_error
 from suite import harness
 from suite.harness import over_seeds
-from suite.plots import plot_clipped, text_overlaps
+from suite.plots import plot_clipped, style_figure, text_overlaps
 from suite.registry import StudyContext, StudyResult, get_pair, get_study
 
 
@@ -101,3 +101,17 @@ def test_adam_runs_the_declared_steps_and_returns_detached_losses():
     losses = harness.adam([w], lambda: (w ** 2).sum(), 50, 0.1, cosine=True)
     assert len(losses) == 50 and not losses[-1].requires_grad
     assert float(losses[0]) == 13.0 and float(losses[-1]) < 0.5 * float(losses[0])
+
+
+@pytest.mark.parametrize("lo, hi", [(0.31, 0.55), (130.0, 210.0), (1e-20, 1.0)])
+def test_styled_log_axes_keep_labels_that_do_not_overlap(lo, hi):
+    """A log axis within one decade still gets labels (at most 3 round values); a wide one at most 6 decades."""
+    fig = Figure(figsize=(4, 3))
+    ax = fig.subplots()
+    ax.plot([0, 1, 2], [lo, (lo * hi) ** 0.5, hi])
+    ax.set_yscale("log")
+    style_figure(fig)
+    assert text_overlaps(fig) == []
+    fig.canvas.draw()
+    drawn = [t for t in ax.yaxis.get_ticklabels() if t.get_text() and lo <= t.get_position()[1] <= hi]
+    assert 1 <= len(drawn) <= 6
