@@ -14,7 +14,8 @@ Public code reproduced here (called, never copied):
   2N on each side (5N), no band limit, then resampled to the input plane (report section 5.2).
 - PADO 1.0.1 `Propagator("ASM").forward(light, z, linear=True, band_limit=True)`: band-limited angular
   spectrum (Matsushima & Shimobaba 2009) on a 2N grid in the centred (fftshifted) layout.
-- geoopt 0.5.1 `Lorentz().dist`: `sqrt(k) arcosh(-<x, y>_L / k)` (Mishne et al. 2023, report section 4).
+- geoopt 0.5.1 `Lorentz().dist`: `sqrt(k) arcosh(-<x, y>_L / k)` (Mishne et al. 2023, report section 4), and
+  `PoincareBall().dist`: `2 artanh(|(-x) (+) y|)` with Mobius addition (report section 3.1).
 - flash-linear-attention (fla) 0.6.0 `fla.ops.delta_rule.chunk_delta_rule` / `fused_recurrent_delta_rule` and
   `fla.ops.gated_delta_rule.chunk_gated_delta_rule` / `fused_recurrent_gated_delta_rule`: Triton (CUDA) kernels
   of the (gated) delta rule on [B, T, H, D] tensors (Yang et al. 2024, 2025). The chunk kernels refuse
@@ -38,7 +39,7 @@ from suite.holographic import CirculantLinear, circulant_matrix
 from suite.optics import transfer_function
 from suite.registry import SkipSize
 
-__all__ = ["ANCHORS", "Anchor", "variants", "available", "library",
+__all__ = ["ANCHORS", "Anchor", "variants", "available", "library", "geoopt_poincare_dist", "geoopt_poincare_tangent",
            "torchhd_hrr_bind", "plain_rfft_bind", "plain_sgn_phasor_bind", "hrr_projection",
            "hrr_torchhd_phasor_bind", "circulant_module", "nn_linear", "plain_fft2_asm", "torchoptics_asm", "pado_asm",
            "geoopt_lorentz_dist", "geoopt_lorentz_tangent", "fla_chunk_delta_rule", "fla_fused_recurrent_delta_rule",
@@ -234,6 +235,27 @@ def pado_asm(u: torch.Tensor, dx: float, wavelength: float, z: float) -> torch.T
 @functools.cache
 def _lorentz():
     return library("geoopt").Lorentz()
+
+
+@functools.cache
+def _ball():
+    return library("geoopt").PoincareBall(c=1.0)
+
+
+@_anchor("geoopt_poincare", "geoopt")
+def geoopt_poincare_dist(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """geoopt's `PoincareBall(c=1).dist(p, q)`: 2 artanh(|(-p) (+) q|) with Mobius addition (+), on points of
+    the unit ball [..., n]."""
+    return _ball().dist(p, q)
+
+
+@_anchor("geoopt_poincare_tangent", "geoopt")
+def geoopt_poincare_tangent(v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Distance of exp_0(v) and exp_0(w) for tangent vectors v, w [..., n] of Riemannian norm |v|, through
+    geoopt's Poincare ball: `dist(expmap0(v / 2), expmap0(w / 2))` (its tangent space at 0 carries the conformal
+    factor 2, so v / 2 there has Riemannian norm |v|; the map's cost included)."""
+    b = _ball()
+    return b.dist(b.expmap0(v / 2), b.expmap0(w / 2))
 
 
 @_anchor("geoopt_lorentz", "geoopt")

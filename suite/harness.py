@@ -1,5 +1,6 @@
-"""How declared studies run: dependency order, per-study seeds, thread policy, rules -> verdicts, and the
-generic speed measures (fitted exponents, crossovers, speedups) derived from a Pair's timing sweep.
+"""How declared studies run: dependency order, per-study seeds, thread policy, rules -> verdicts, the
+spread of a measure over seeds (`over_seeds`), and the generic speed measures (fitted exponents, crossovers,
+speedups) derived from a Pair's timing sweep.
 
 Nothing here knows a domain. `suite.report.collect` calls `run_order` and `execute`; studies call the speed
 helpers on `ctx.timings(pair)`.
@@ -53,8 +54,8 @@ def execute(study: Study, *, quick: bool, device: str, seed: int, results: dict[
     The study sees its sweep for this mode, its own seed (also the torch seed, inside `fork_rng`, so module
     initialisation is seeded and the caller's random state is untouched) and its thread policy.
     """
-    ctx = StudyContext(quick=quick, device=device, seed=study_seed(study.name, seed), p=study.params(quick),
-                       needs=study.needs, _results=results, _timings=timings)
+    ctx = StudyContext(quick=quick, device=device, seed=study_seed(study.name, seed), study=study.name,
+                       p=study.params(quick), needs=study.needs, _results=results, _timings=timings)
     with torch.random.fork_rng(devices=[]), threads(study.threads or torch.get_num_threads()):
         torch.manual_seed(ctx.seed)
         res = study.run(ctx)
@@ -63,6 +64,34 @@ def execute(study: Study, *, quick: bool, device: str, seed: int, results: dict[
         res.key = ", ".join(f"{k} {fmt_measure(res.measures[k])}" for k in study.key)
     results[study.name] = res
     return res
+
+
+def adam(params: Iterable[torch.Tensor], loss: Callable[[], torch.Tensor], steps: int, lr: float, *,
+         cosine: bool = False) -> list[torch.Tensor]:
+    """`steps` steps of torch Adam (Kingma & Ba 2015) on `loss()` (a fresh forward pass per step), the lr
+    cosine-annealed to 0 over the steps when `cosine`; returns the per-step losses, detached (no device sync)."""
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if cosine else None
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        value = loss()
+        value.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        losses.append(value.detach())
+    return losses
+
+
+def over_seeds(name: str, values: Iterable[float]) -> dict[str, float]:
+    """`{name}_median`, `{name}_min`, `{name}_max` of one measure over a study's seeds: a rule that must hold
+    in every seed reads min / max (seeds that disagree fail both the confirming and the refuting bound), the
+    median is the headline number."""
+    v = np.asarray(list(values), dtype=float)
+    if v.size == 0:
+        raise ValueError(f"over_seeds({name!r}): values must hold at least one seed's measure")
+    return {f"{name}_median": float(np.median(v)), f"{name}_min": float(v.min()), f"{name}_max": float(v.max())}
 
 
 # ------------------------------------------------------------------------------ speed from Pair sweeps

@@ -112,7 +112,7 @@ class Pair:
 
 @dataclass
 class StudyContext:
-    """What a study is handed: its sweep's values for this mode, its device and seed, and its needs.
+    """What a study is handed: its name, its sweep's values for this mode, its device and seed, and its needs.
 
     `p` holds the Study's sweep resolved for quick or full mode (`ctx.p.steps`). `seed` is the study's own
     seed (derived from its name and `--seed` by `suite.harness.study_seed`). `result(name)` returns a study
@@ -123,6 +123,7 @@ class StudyContext:
     quick: bool = True
     device: str = "cpu"
     seed: int = 0
+    study: str = ""
     p: SimpleNamespace = field(default_factory=SimpleNamespace)
     needs: tuple[str, ...] = ()
     _results: dict[str, StudyResult] = field(default_factory=dict, repr=False)
@@ -134,12 +135,12 @@ class StudyContext:
 
     def result(self, study_name: str) -> StudyResult:
         """Result of a study this one declares in `needs` (run before it, in the same run)."""
-        if self.needs and study_name not in self.needs:
-            raise KeyError(f"study reads {study_name!r} but does not declare it in needs={self.needs}")
+        if study_name not in self.needs:
+            raise KeyError(f"study {self.study!r} reads {study_name!r}, which is missing from its "
+                           f"needs={self.needs}: declare it in Study(needs=...)")
         if study_name not in self._results:
-            if self.needs:
-                raise RuntimeError(f"needed study {study_name!r} has no result (it failed or timed out)")
-            self._results[study_name] = get_study(study_name).run(self)  # undeclared needs: run on demand
+            raise RuntimeError(f"study {self.study!r} needs {study_name!r}, which has no result "
+                               "(it failed or timed out)")
         return self._results[study_name]
 
     def timings(self, pair_name: str) -> list[dict[str, Any]]:

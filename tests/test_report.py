@@ -198,6 +198,7 @@ def test_real_registry_quick_report_runs_every_study_and_judges_every_claim(tmp_
     assert [c["claim"] for c in data["claims"] if c["verdict"] == "not measured"] == []
     html = (tmp_path / "real" / "index.html").read_text()
     assert html.count("data:image/png;base64,") >= len(registry.domains())
+    assert "Labels of this figure overlap" not in html  # suite.plots.text_overlaps over every figure of the run
 
 
 def test_compare_flags_devices_that_disagree(fake_registry, tmp_path):

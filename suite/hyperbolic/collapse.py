@@ -55,7 +55,9 @@ import torch
 from torch import nn
 
 from suite.checks import check_finite, check_positive, check_real, check_tensor
-from suite.hyperbolic._geometry import lorentz_distance, lorentz_expmap0, lorentz_logmap0, lorentz_project
+from suite.hyperbolic._geometry import (
+    lorentz_cdist, lorentz_distance, lorentz_expmap0, lorentz_logmap0, lorentz_project,
+)
 from suite.hyperbolic.embedding import (
     BOUNDARY_RADIUS, Tree, effective_rank, isotropic_gaussian_loss, random_tree, reconstruction_metrics,
     sample_negatives,
@@ -75,13 +77,6 @@ DTYPES = ("float32", "float64")
 METRIC_NAMES = ("final_loss", "diverged", "steps_run", "erank", "erank_ratio", "boundary_fraction",
                 "leaf_boundary_fraction", "mean_radius", "max_radius", "depth_radius_spearman", "mean_rank", "map",
                 "residual_rel_max")
-
-
-def _cdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """All-pairs geodesic distances [A, B] between Lorentz points a [A, n+1] and b [B, n+1].
-    The pointwise cancellation-free `lorentz_distance` broadcast over pairs (same accuracy contract; it holds
-    an [A, B, n+1] temporary, small at this study's sizes). One line to swap for `lorentz_cdist`."""
-    return lorentz_distance(a.unsqueeze(-2), b.unsqueeze(-3), check=False)
 
 
 # ------------------------------------------------------------------------------------------ metrics
@@ -237,7 +232,7 @@ def _batch_loss(s: CollapseSetting, tree: Tree, x: torch.Tensor, g: torch.Genera
     else:
         valid = ~tree.adjacency[u] & (torch.arange(tree.n) != u.unsqueeze(1))
         valid[torch.arange(u.numel()), v] = True
-        loss = info_nce(_cdist(xu, x), v, valid, s.temperature)
+        loss = info_nce(lorentz_cdist(xu, x, check=False), v, valid, s.temperature)
     if s.regulariser != "none" and s.reg_weight:
         z = lorentz_logmap0(xu, check=False)
         reg = isotropic_gaussian_loss(z) if s.regulariser == "isotropy" else erank_loss(z)
@@ -290,7 +285,7 @@ def run_collapse(setting: CollapseSetting, seed: int) -> dict[str, float]:
     diverged = steps_run < setting.steps or _finite_points(points) is None
     with torch.no_grad():
         res = (-(last[:, 0] ** 2) + (last[:, 1:] ** 2).sum(-1) + 1).abs() / (1 + (last * last).sum(-1))
-        metrics = collapse_metrics(lorentz_logmap0(last, check=False), tree, _cdist(last, last),
+        metrics = collapse_metrics(lorentz_logmap0(last, check=False), tree, lorentz_cdist(last, last, check=False),
                                    setting.boundary_radius)
     return {"final_loss": loss, "diverged": float(diverged), "steps_run": float(steps_run), **metrics,
             "residual_rel_max": float(res.max())}

@@ -48,7 +48,7 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         return
 
     def _raise(signum, frame):
-        raise StepTimeout(f"ran past the time limit of {seconds:.0f} s")
+        raise StepTimeout(f"ran past the time limit of {seconds:g} s")
 
     old = signal.signal(signal.SIGALRM, _raise)
     signal.setitimer(signal.ITIMER_REAL, seconds)

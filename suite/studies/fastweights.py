@@ -20,6 +20,7 @@ from baselines import fastweights as nv
 from suite import anchors, harness
 from suite import fastweights as fw
 from suite.checks import nonfinite_count
+from suite.plots import plot_clipped
 from suite.fastweights_references import delta_oracle, fixed_recipe, fixed_recipe_oracle, gated_output_oracle
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
 
@@ -253,13 +254,13 @@ def state_norm(ctx: StudyContext) -> StudyResult:
         y_seed, y_fix = nv.delta_rule_seed(*args), fixed_recipe(*args)
     df = pd.DataFrame(rows)
     fig = Figure(figsize=(10, 4))
-    ax1, ax2 = fig.subplots(1, 2)
+    ax1, ax2 = fig.subplots(1, 2, subplot_kw=dict(yscale="log"))
     for name, g in df[df.part == "norm_vs_T"].groupby("keys"):
-        ax1.plot(g["T"], g.state_norm.clip(upper=1e150), marker="o", label=name)
-    ax1.set(yscale="log", xlabel="sequence length T (steps)", ylabel="state norm ||S_T||_F")
+        plot_clipped(ax1, g["T"], g.state_norm, upper=1e150, marker="o", label=name)
+    ax1.set(xlabel="sequence length T (steps)", ylabel="state norm ||S_T||_F")
     ax1.legend(fontsize=7)
     th = df[df.part == "threshold"].set_index("gain").state_norm
-    ax2.semilogy(th.index, th.clip(upper=1e150), marker="o")
+    plot_clipped(ax2, th.index, th, upper=1e150, marker="o")
     ax2.axvline(2.0, color="k", ls=":")
     ax2.set(xlabel="beta ||k||^2 (dimensionless)", ylabel="state norm after 200 steps")
     nt = df[df.part == "norm_vs_T"].set_index(["keys", "T"])

@@ -20,6 +20,7 @@ from suite import anchors, harness
 from suite import holographic as hg
 from suite import holographic_references as ref
 from suite.checks import nonfinite_count
+from suite.plots import axes, lines
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
 
 BATCH = 2048  # rows per call in the binding pairs (the suite's CPU performance targets are set at B=2048, d=1024)
@@ -68,22 +69,6 @@ DISTRIBUTIONS = {  # id: (what, sampler(shape, gen)), float32; the distributions
 
 def draw(dist: str, *shape: int, gen: torch.Generator) -> torch.Tensor:
     return DISTRIBUTIONS[dist][1](shape, gen)
-
-
-def _fig(title: str, xlabel: str, ylabel: str, *, logx=False, logy=False):
-    fig = Figure(figsize=(6.4, 4.0))
-    ax = fig.add_subplot(111)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear",
-           yscale="log" if logy else "linear")
-    ax.grid(True, alpha=0.3)
-    return fig, ax
-
-
-def _lines(ax, df: pd.DataFrame, x: str, y: str, by, **style) -> None:
-    """One marked line of y vs x per group of `by`, with a legend."""
-    for name, g in df.groupby(by, sort=False):
-        ax.plot(g[x], g[y], marker="o", label=name if isinstance(name, str) else ": ".join(map(str, name)), **style)
-    ax.legend(fontsize=7)
 
 
 # ============================================================================================ pairs
@@ -279,8 +264,8 @@ def nesting(ctx: StudyContext) -> StudyResult:
                                  nonfinite=nonfinite_count(z)))
     df = pd.DataFrame(rows)
     f32 = df[df.dtype == "float32"]
-    fig, ax = _fig(f"Nested binding, d={d} (float32)", "nesting depth L (bindings)", "recovery cosine")
-    _lines(ax, f32, "L", "recovery_cos", "method")
+    fig, ax = axes(f"Nested binding, d={d} (float32)", "nesting depth L (bindings)", "recovery cosine")
+    lines(ax, f32, "L", "recovery_cos", "method")
     t = f32.set_index(["method", "L"]).recovery_cos
     return StudyResult(table=df, figure=fig, measures=dict(
         phasor_L16=float(t[("phasor", 16)]), gaussian_L16=float(t[("gaussian_involution", 16)]),
@@ -300,9 +285,9 @@ def superposition(ctx: StudyContext) -> StudyResult:
             for acc, c in [codebook_accuracy(d, k, items, ctx.p.trials, ctx.generator(100 + k), keys=keys,
                                              device=ctx.device)]]
     df = pd.DataFrame(rows)
-    fig, ax = _fig(f"Superposition retrieval, d={d}, codebook {items}", "superposed pairs k", "retrieval accuracy",
+    fig, ax = axes(f"Superposition retrieval, d={d}, codebook {items}", "superposed pairs k", "retrieval accuracy",
                    logx=True)
-    _lines(ax, df, "k", "accuracy", "keys")
+    lines(ax, df, "k", "accuracy", "keys")
     t = df.pivot(index="k", columns="keys", values="accuracy")
     return StudyResult(table=df, figure=fig, measures=dict(
         gauss_k16=float(t.gauss[16]), projected_k16=float(t.projected[16]), gauss_k32=float(t.gauss[32]),
@@ -322,8 +307,8 @@ def exact_inverse(ctx: StudyContext) -> StudyResult:
             for acc, c in [codebook_accuracy(d, k, items, ctx.p.trials, ctx.generator(200 + k), keys=keys,
                                              unbinder=unb, device=ctx.device)]]
     df = pd.DataFrame(rows)
-    fig, ax = _fig(f"Unbinding under superposition, d={d}", "superposed pairs k", "retrieval accuracy", logx=True)
-    _lines(ax, df, "k", "accuracy", "method")
+    fig, ax = axes(f"Unbinding under superposition, d={d}", "superposed pairs k", "retrieval accuracy", logx=True)
+    lines(ax, df, "k", "accuracy", "method")
     t = df.set_index(["method", "k"]).accuracy
     return StudyResult(table=df, figure=fig, measures={f"{m}_k{k}": float(t[(m, k)]) for m in methods
                                                        for k in (2, 4, 8)},
@@ -365,9 +350,9 @@ def gradient_depth(ctx: StudyContext) -> StudyResult:
                              grad_ratio_median=grad.median().item(), grad_ratio_min=grad.min().item(),
                              grad_ratio_max=grad.max().item()))
     df = pd.DataFrame(rows)
-    fig, ax = _fig(f"Gradient norm through L circulant layers, d={d}", "layers L", "||dl/dx|| / ||dl/dz_L|| (median)",
+    fig, ax = axes(f"Gradient norm through L circulant layers, d={d}", "layers L", "||dl/dx|| / ||dl/dz_L|| (median)",
                    logx=True, logy=True)
-    _lines(ax, df, "L", "grad_ratio_median", "init")
+    lines(ax, df, "L", "grad_ratio_median", "init")
     t = df.set_index(["init", "L"]).grad_ratio_median
     ph = df[df.init == "phasor"][["grad_ratio_max", "grad_ratio_min", "norm_ratio_median"]]
     default = float(t[("uniform_default", 16)])
@@ -433,7 +418,7 @@ def fft_vs_rfft(ctx: StudyContext) -> StudyResult:
     v = df.set_index(["check", "d"]).value
     leak = max(v["fft_leakage"].max(), v["fft_projection_leakage"].max())
     norm_error = float(v["fft_projection_norm_error"].max())
-    fig, ax = _fig("Hazards of the Fourier interface (d=1024 / 1023)", "value (log scale; 1e-17 stands for 0)", "")
+    fig, ax = axes("Hazards of the Fourier interface (d=1024 / 1023)", "value (log scale; 1e-17 stands for 0)", "")
     ax.barh(range(len(df)), df.value.clip(lower=1e-17))
     ax.set_xscale("log")
     ax.set_yticks(range(len(df)))
@@ -466,11 +451,10 @@ def quasi_orthogonality(ctx: StudyContext) -> StudyResult:
                          single_pair_recovery_cos=cos(hg.unbind(ab, a), b).mean().item(), retrieval_k8=acc))
     df = pd.DataFrame(rows)
     t = df.set_index("distribution")
-    fig, ax = _fig(f"Quasi-orthogonality and retrieval (d={d}, k=8, codebook {items})", "retrieval accuracy", "")
+    fig, ax = axes(f"Quasi-orthogonality and retrieval (d={d}, k=8, codebook {items})", "retrieval accuracy", "")
     ax.barh(range(len(df)), df.retrieval_k8)
     ax.set_yticks(range(len(df)))
     ax.set_yticklabels(df.what, fontsize=7)
-    fig.tight_layout()
     acc = t.retrieval_k8
     return StudyResult(table=df, figure=fig, measures=dict(
         uniform_accuracy=float(acc["uniform01"]), gauss_accuracy=float(acc["gauss"]),
@@ -487,21 +471,18 @@ def _fit_operator(kind: str, L: int, target: torch.Tensor, steps: int, gen: torc
     ws = torch.nn.Parameter(gauss(*((L, d, d) if kind == "dense" else (L, d)), gen=gen, dtype=torch.float64,
                                   device=dev))
     ds = torch.nn.Parameter(torch.ones(L, d, dtype=torch.float64, device=dev))
-    opt = torch.optim.Adam([ws, ds] if kind == "circulant_diagonal" else [ws], lr=0.05)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     eye = torch.eye(d, dtype=torch.float64, device=dev)
-    for _ in range(steps):
-        opt.zero_grad()
+
+    def residual():
         z = eye
         for i in range(L):
             z = z @ ws[i].T if kind == "dense" else hg.bind(z, ws[i])
             if kind == "circulant_diagonal":
                 z = z * ds[i]
-        loss = (z - target.T).pow(2).sum() / target.pow(2).sum()  # rows of z = images of basis vectors
-        loss.backward()
-        opt.step()
-        sched.step()
-    return math.sqrt(loss.item())
+        return (z - target.T).pow(2).sum() / target.pow(2).sum()  # rows of z = images of basis vectors
+
+    losses = harness.adam([ws, ds] if kind == "circulant_diagonal" else [ws], residual, steps, 0.05, cosine=True)
+    return math.sqrt(losses[-1].item())
 
 
 def expressiveness(ctx: StudyContext) -> StudyResult:
@@ -525,10 +506,10 @@ def expressiveness(ctx: StudyContext) -> StudyResult:
                      residual=_fit_operator("circulant_stack", 1, conv_target, steps, ctx.generator(601))))
     df = pd.DataFrame(rows).assign(d=d, adam_steps=steps)
     r = df.groupby("model").residual.min()
-    fig, ax = _fig(f"Fitting a random dense {d}x{d} map", "layers", "relative residual ||M - W||_F / ||W||_F", logx=True)
+    fig, ax = axes(f"Fitting a random dense {d}x{d} map", "layers", "relative residual ||M - W||_F / ||W||_F", logx=True)
     ax.axhline(r["circulant_closed_form"], ls="--", color="k", label="best single circulant (closed form)")
     ax.axhline(r["dense"], ls=":", color="g", label="dense (fitted)")
-    _lines(ax, df[df.model.isin(["circulant_stack", "circulant_diagonal"])], "layers", "residual", "model")
+    lines(ax, df[df.model.isin(["circulant_stack", "circulant_diagonal"])], "layers", "residual", "model")
     return StudyResult(table=df, figure=fig, measures=dict(
         circulant_residual=float(r["circulant_stack"]), dense_residual=float(r["dense"]),
         circulant_target_residual=float(r["circulant_on_circulant"]),
@@ -550,7 +531,7 @@ def commutativity(ctx: StudyContext) -> StudyResult:
     df = pd.DataFrame(rows)
     haar = df[(df.model == "ghrr") & (df.diagonality == 0.0) & (df.m >= 2)].set_index("m")
     sweep = df[(df.model == "ghrr") & (df.m == 3)].sort_values("diagonality")
-    fig, ax = _fig(f"GHRR commutativity, m=3, D={D}", "diagonality", "delta(a*b, b*a)")
+    fig, ax = axes(f"GHRR commutativity, m=3, D={D}", "diagonality", "delta(a*b, b*a)")
     ax.plot(sweep.diagonality, sweep.similarity_ab_ba, marker="o", label="GHRR m=3")
     ax.axhline(1.0, ls="--", color="k", label="HRR (commutative)")
     ax.legend()
@@ -570,8 +551,8 @@ def _timing_table(ctx: StudyContext, names) -> pd.DataFrame:
 
 
 def _time_figure(df: pd.DataFrame, title: str, xlabel: str) -> Figure:
-    fig, ax = _fig(title, xlabel, "median time per call (ms)", logx=True, logy=True)
-    _lines(ax, df, "size", "median_ms", ["pair", "impl"])
+    fig, ax = axes(title, xlabel, "median time per call (ms)", logx=True, logy=True)
+    lines(ax, df, "size", "median_ms", ["pair", "impl"])
     return fig
 
 
@@ -660,13 +641,9 @@ def structure_by_construction(ctx: StudyContext) -> StudyResult:
     rows = []
     for mode, lam in X1_MODES.items():
         w = torch.nn.Parameter(gauss(L, d, gen=ctx.generator(1101), dtype=torch.float64, device=dev))
-        opt = torch.optim.Adam([w], lr=0.01)
         kernels = (lambda: hg.project(w)) if mode == "construction" else (lambda: w)
-        for _ in range(ctx.p.steps):
-            opt.zero_grad()
-            loss = (_stack(xs, kernels()) - target).pow(2).sum(-1).mean()
-            (loss + lam * (torch.fft.rfft(w).abs() - 1).pow(2).mean()).backward()
-            opt.step()
+        harness.adam([w], lambda: ((_stack(xs, kernels()) - target).pow(2).sum(-1).mean()
+                                   + lam * (torch.fft.rfft(w).abs() - 1).pow(2).mean()), ctx.p.steps, 0.01)
         with torch.no_grad():
             k = kernels()
             rows.append(dict(method=mode, penalty=lam, steps=ctx.p.steps,

@@ -5,10 +5,9 @@ claim rules declared with them give the verdicts. Kernel speed is timed through 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
-import geoopt
-import matplotlib
 import mpmath
 import numpy as np
 import pandas as pd
@@ -18,16 +17,14 @@ from matplotlib.figure import Figure
 import baselines.hyperbolic as nv
 import suite.hyperbolic as hy
 import suite.hyperbolic_references as ref
+from suite import anchors
 from suite.hyperbolic import collapse as C
 from suite.hyperbolic.gmvae import GMVAE, EuclideanVAE, WrappedNormalVAE, hierarchical_dataset
-from suite.harness import speedup_at
+from suite.harness import adam, over_seeds, speedup_at
+from suite.plots import plot_clipped
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
 
-matplotlib.use("Agg")
-
 DIM = 16
-_LORENTZ = geoopt.Lorentz()
-_BALL = geoopt.PoincareBall(c=1.0)
 
 
 # --------------------------------------------------------------------------------------------- pairs
@@ -53,15 +50,6 @@ def naive_tangent_poincare(v, w):
     return nv.poincare_distance(nv.poincare_expmap0(v / 2), nv.poincare_expmap0(w / 2))
 
 
-def geoopt_lorentz_tangent(v, w):
-    pad = lambda t: torch.nn.functional.pad(t, (1, 0))  # noqa: E731  tangent vector at the origin (0, v)
-    return _LORENTZ.dist(_LORENTZ.expmap0(pad(v)), _LORENTZ.expmap0(pad(w)))
-
-
-def geoopt_poincare_tangent(v, w):
-    return _BALL.dist(_BALL.expmap0(v / 2), _BALL.expmap0(w / 2))
-
-
 def stable_lorentz_tangent(v, w):
     return hy.lorentz_distance(hy.lorentz_expmap0(v), hy.lorentz_expmap0(w), check=False)
 
@@ -84,7 +72,7 @@ PAIRS = [
          description="Distance between exp_0(v) and exp_0(w) for tangent vectors at radius 0..20: textbook "
                      "float32 Poincare arcosh (naive) vs the log-domain tangent form (fixed); variants map to "
                      "geoopt's Lorentz / PoincareBall and to the stable Lorentz form (timings include the map).",
-         variants={"geoopt_lorentz": geoopt_lorentz_tangent, "geoopt_poincare": geoopt_poincare_tangent,
+         variants={**anchors.variants("geoopt_lorentz_tangent", "geoopt_poincare_tangent"),
                    "stable_lorentz": stable_lorentz_tangent}),
     Pair(name="hyperbolic.lorentz_distance", naive=nv.lorentz_distance_arcosh, fixed=hy.lorentz_distance,
          make_inputs=_lorentz_inputs, sizes=(1_000, 100_000, 1_000_000), quick_sizes=(1_000,),
@@ -93,7 +81,7 @@ PAIRS = [
          description="Lorentz distance of nearby points (separation 0.01-0.1) at radius 0..6: arcosh(-<x,y>_L) "
                      "(naive, geoopt's formula) vs 2 asinh(sqrt(<y-x,y-x>_L)/2) (fixed, with the on-manifold "
                      "check); variant geoopt Lorentz.dist.",
-         variants={"geoopt_lorentz": lambda x, y: _LORENTZ.dist(x, y)}),
+         variants=anchors.variants("geoopt_lorentz")),
 ]
 
 
@@ -126,20 +114,15 @@ def _store(R, u, dtype):
     return tv, pb, lz
 
 
-METHODS = ("raw Poincare (arcosh)", "geoopt PoincareBall", "geoopt Lorentz", "stable Lorentz", "tangent form")
-
-
-def _eval_methods(device, *points):
-    """Every method's float distance, computed on `device` from the stored coordinates."""
-    v, w, p, q, x, y = (t.to(device) for t in points)
-    with torch.no_grad():
-        return {
-            "raw Poincare (arcosh)": float(nv.poincare_distance(p, q)),
-            "geoopt PoincareBall": float(_BALL.dist(p, q)),
-            "geoopt Lorentz": float(_LORENTZ.dist(x, y)),
-            "stable Lorentz": float(hy.lorentz_distance(x, y, check=False)),
-            "tangent form": float(hy.tangent_distance(v, w)),
-        }
+METHODS = {  # name: (representation of the stored points, float distance computed from them)
+    "raw Poincare (arcosh)": ("ball", nv.poincare_distance),
+    "geoopt PoincareBall": ("ball", anchors.geoopt_poincare_dist),
+    "geoopt Lorentz": ("lorentz", anchors.geoopt_lorentz_dist),
+    "stable Lorentz": ("lorentz", functools.partial(hy.lorentz_distance, check=False)),
+    "tangent form": ("tangent", hy.tangent_distance),
+}
+# the exact (mpmath) distance of the points a representation's stored coordinates denote, in _store's order
+EXACT = {"tangent": ref.mp_tangent_distance, "ball": ref.mp_poincare_distance, "lorentz": ref.mp_lorentz_distance}
 
 
 def _rel(a, b):
@@ -171,6 +154,13 @@ PRECISION_NOTES = [
 ]
 
 
+def _mp_unit(xs) -> list:
+    """The vector xs (floats or mpf) normalised to unit length in mpmath."""
+    xs = [mpmath.mpf(x) for x in xs]
+    n = mpmath.sqrt(sum(x * x for x in xs))
+    return [x / n for x in xs]
+
+
 def _precision_rows(ctx: StudyContext) -> pd.DataFrame:
     """Per method, dtype, separation and radius: the worst relative error over the trials (vs mpmath)."""
     radii, n, gen, seps = ctx.p.radii, 8, ctx.generator(), SEPARATIONS
@@ -181,35 +171,23 @@ def _precision_rows(ctx: StudyContext) -> pd.DataFrame:
         et = et - (et @ u1t) * u1t
         et = et / et.norm()
         uft = _unit_rows(1, n, gen)[0]
-        u1 = [mpmath.mpf(float(a)) for a in u1t]
-        nrm = mpmath.sqrt(sum(a * a for a in u1))
-        u1 = [a / nrm for a in u1]
+        u1, uf = _mp_unit(u1t.tolist()), _mp_unit(uft.tolist())
         e = [mpmath.mpf(float(a)) for a in et]
         proj = sum(a * b for a, b in zip(e, u1))
-        e = [a - proj * b for a, b in zip(e, u1)]
-        ne = mpmath.sqrt(sum(a * a for a in e))
-        e = [a / ne for a in e]
-        uf = [mpmath.mpf(float(a)) for a in uft]
-        nf = mpmath.sqrt(sum(a * a for a in uf))
-        uf = [a / nf for a in uf]
+        e = _mp_unit([a - proj * b for a, b in zip(e, u1)])
         for R in radii:
             for sep, delta in seps.items():
                 (R1, a1), (R2, a2), d_true = _mp_points(R, sep, delta or 0.0, u1, e, uf)
                 for dtype in (torch.float32, torch.float64):
-                    v, p, x = _store(R1, a1, dtype)
-                    w, q, y = _store(R2, a2, dtype)
-                    got = _eval_methods(ctx.device, v, w, p, q, x, y)
-                    stored = {"raw Poincare (arcosh)": ref.mp_poincare_distance(p, q),
-                              "geoopt PoincareBall": ref.mp_poincare_distance(p, q),
-                              "geoopt Lorentz": ref.mp_lorentz_distance(x, y),
-                              "stable Lorentz": ref.mp_lorentz_distance(x, y),
-                              "tangent form": ref.mp_tangent_distance(v, w)}
-                    for m in METHODS:
+                    one, two = dict(zip(EXACT, _store(R1, a1, dtype))), dict(zip(EXACT, _store(R2, a2, dtype)))
+                    stored = {r: float(exact(one[r], two[r])) for r, exact in EXACT.items()}
+                    for m, (r, dist) in METHODS.items():
+                        with torch.no_grad():  # computed on the device from the stored coordinates
+                            got = float(dist(one[r].to(ctx.device), two[r].to(ctx.device)))
                         rows.append(dict(method=m, dtype=str(dtype).replace("torch.", ""), separation=sep,
-                                         radius=R, trial=t, distance=got[m], true_distance=float(d_true),
-                                         rel_err_vs_intended=_rel(got[m], float(d_true)),
-                                         rel_err_vs_stored=_rel(got[m], float(stored[m])),
-                                         nonfinite=not math.isfinite(got[m])))
+                                         radius=R, trial=t, distance=got, true_distance=float(d_true),
+                                         rel_err_vs_intended=_rel(got, float(d_true)),
+                                         rel_err_vs_stored=_rel(got, stored[r]), nonfinite=not math.isfinite(got)))
     df = pd.DataFrame(rows)
     return (df.groupby(["method", "dtype", "separation", "radius"], sort=False)
               .agg(rel_err_vs_intended=("rel_err_vs_intended", "max"), rel_err_vs_stored=("rel_err_vs_stored", "max"),
@@ -234,20 +212,24 @@ def _fail_radii(agg: pd.DataFrame, m: str, dt: str) -> dict:
 
 def _precision_figure(agg: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(13, 7))
-    axes = fig.subplots(2, 3, sharex=True)
+    axes = fig.subplots(2, 3, sharex=True, subplot_kw=dict(yscale="log"))
     for i, dt in enumerate(("float32", "float64")):
         for j, (sep, d) in enumerate(SEPARATIONS.items()):
             ax = axes[i, j]
             for m in METHODS:
                 g = agg[(agg.method == m) & (agg.dtype == dt) & (agg.separation == sep)]
-                ax.semilogy(g.radius, g.rel_err_vs_intended.replace(np.inf, 1e3).clip(lower=1e-17, upper=1e3),
-                            marker=".", label=m)
+                plot_clipped(ax, g.radius, g.rel_err_vs_intended, lower=1e-17, upper=1e3, annotate=False,
+                             marker=".", label=m)
             ax.axhline(FAIL_REL, color="k", lw=0.5, ls="--")
-            ax.set(title=f"{dt}, {sep}" + (f" (d = {d})" if d else " (d ~ 2R)"), ylabel="relative error vs mpmath",
+            ax.set(title=f"{dt}, {sep}" + (f" (d = {d})" if d else " (d ~ 2R)"), ylabel="relative error vs mpmath\n(triangles: clipped, 0 or > 1e3)",
                    xlabel="radius R from the origin (hyperbolic units)")
     axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
     return fig
+
+
+def _close_fail(row) -> float:
+    """A method's fail radius for close pairs: the first of its tangential and radial fail radii."""
+    return min(row.fails_at_R_tangential, row.fails_at_R_radial)
 
 
 def _precision_measures(fails: pd.DataFrame) -> dict:
@@ -255,36 +237,33 @@ def _precision_measures(fails: pd.DataFrame) -> dict:
     F = fails.set_index(["method", "dtype"])
     pc, lz, tg, sl = (F.loc[(m, "float32")] for m in ("raw Poincare (arcosh)", "geoopt Lorentz", "tangent form",
                                                        "stable Lorentz"))
-    close = lambda r: min(r.fails_at_R_tangential, r.fails_at_R_radial)  # noqa: E731
-    cl, cp, fl, fp = close(lz), close(pc), lz.fails_at_R_far, pc.fails_at_R_far
+    cl, cp, fl, fp = _close_fail(lz), _close_fail(pc), lz.fails_at_R_far, pc.fails_at_R_far
     return dict(poincare_f32_fail_R=float(min(cp, fp)), poincare_f32_first_nonfinite_R=float(pc.first_nonfinite_R),
                 lorentz_close_fail_R=float(cl), poincare_close_fail_R=float(cp),
                 lorentz_far_fail_R=float(fl), poincare_far_fail_R=float(fp),
                 any_fails=bool(min(cl, cp, fl, fp) < math.inf),
                 lorentz_holds_longer=bool(cl > cp or fl > fp), lorentz_fails_earlier=bool(cl < cp or fl < fp),
-                stable_lorentz_close_fail_R=float(close(sl)),
+                stable_lorentz_close_fail_R=float(_close_fail(sl)),
                 tangent_computation_far_fail_R=float(tg.computation_fails_at_R_far),
-                tangent_close_fail_R=float(close(tg)))
+                tangent_close_fail_R=float(_close_fail(tg)))
 
 
 # ------------------------------------------------------------------------------ study: embeddings
+RECIPES = {  # name: (trainer, its keyword arguments)
+    "naive (Poincare, Adam, clip)": (nv.train_naive, {}),
+    "lorentz, RiemannianAdam, no iso": (hy.train_recommended, dict(iso_weight=0.0)),
+    "recommended (lorentz, RiemannianAdam, iso)": (hy.train_recommended, dict(iso_weight=1.0)),
+    "tangent (Adam, iso)": (hy.train_tangent, dict(iso_weight=1.0)),
+    "lorentz, Euclidean Adam": (hy.train_recommended, dict(iso_weight=0.0, optimizer="euclidean")),
+    "lorentz, Euclidean Adam + constraint penalty": (hy.train_recommended, dict(iso_weight=0.0, optimizer="euclidean",
+                                                                               constraint_penalty=1.0)),
+}
+
+
 def _run_recipes(tree, dim, steps, seed, device):
-    common = dict(steps=steps, lr=0.1, batch=64, n_neg=10, device=device)
-    runs = {
-        "naive (Poincare, Adam, clip)": nv.train_naive(tree, dim, generator=torch.Generator().manual_seed(seed), **common),
-        "lorentz, RiemannianAdam, no iso": hy.train_recommended(tree, dim, iso_weight=0.0,
-                                                                generator=torch.Generator().manual_seed(seed), **common),
-        "recommended (lorentz, RiemannianAdam, iso)": hy.train_recommended(
-            tree, dim, iso_weight=1.0, generator=torch.Generator().manual_seed(seed), **common),
-        "tangent (Adam, iso)": hy.train_tangent(tree, dim, iso_weight=1.0,
-                                                generator=torch.Generator().manual_seed(seed), **common),
-        "lorentz, Euclidean Adam": hy.train_recommended(tree, dim, iso_weight=0.0, optimizer="euclidean",
-                                                        generator=torch.Generator().manual_seed(seed), **common),
-        "lorentz, Euclidean Adam + constraint penalty": hy.train_recommended(
-            tree, dim, iso_weight=0.0, optimizer="euclidean", constraint_penalty=1.0,
-            generator=torch.Generator().manual_seed(seed), **common),
-    }
-    return runs
+    """Every recipe on the same tree, each from a generator seeded with `seed` (10 negatives, lr 0.1, batch 64)."""
+    return {name: train(tree, dim, steps=steps, lr=0.1, batch=64, n_neg=10, device=device,
+                        generator=torch.Generator().manual_seed(seed), **kw) for name, (train, kw) in RECIPES.items()}
 
 
 def study_embedding(ctx: StudyContext) -> StudyResult:
@@ -317,14 +296,13 @@ def study_embedding(ctx: StudyContext) -> StudyResult:
                              "max |<x,x>+1| / (1 + |x|^2) (1)")):
         for name, g in df.groupby("recipe", sort=False):
             gg = g.groupby("dim")[col].mean()
-            ax.plot(gg.index, gg.values.clip(min=1e-12) if col == "residual_rel_max" else gg.values, marker="o",
-                    label=name)
+            plot_clipped(ax, gg.index, gg.values, lower=1e-12 if col == "residual_rel_max" else None, marker="o",
+                         label=name)
         ax.set_xlabel("embedding dimension")
         ax.set_ylabel(lab)
         if col == "residual_rel_max":
             ax.set_yscale("log")
     axes[0].legend(fontsize=6)
-    fig.tight_layout()
 
     pen = m.loc["lorentz, Euclidean Adam + constraint penalty"]
     m = df[~df.diverged].groupby("recipe", sort=False).mean(numeric_only=True).reindex(m.index)  # finite runs
@@ -420,7 +398,6 @@ def _collapse_figure(runs: pd.DataFrame) -> Figure:
     ax2.axvline(HEIGHT, color="k", lw=0.5, ls="--")
     ax2.set(xlabel="effective rank / dim of log_0 vectors (1)", ylabel="MAP of the tree's edges (1)")
     ax1.legend(fontsize=5, ncol=2)
-    fig.tight_layout()
     return fig
 
 
@@ -462,17 +439,12 @@ def _grad_variance(model, x, kl, repeats):
 
 def _train_vae(model, kl, data, steps, lr, seed, batch=64):
     torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
-    losses = []
-    for _ in range(steps):
-        idx = torch.randint(0, data.x_train.shape[0], (batch,), generator=gen)
-        loss = -model.elbo(data.x_train[idx], kl=kl)[0].mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    return losses
+
+    def loss():  # -ELBO of a random batch
+        return -model.elbo(data.x_train[torch.randint(0, data.x_train.shape[0], (batch,), generator=gen)], kl=kl)[0].mean()
+
+    return [float(v) for v in adam(model.parameters(), loss, steps, lr)]
 
 
 def study_gmvae(ctx: StudyContext) -> StudyResult:
@@ -481,7 +453,7 @@ def study_gmvae(ctx: StudyContext) -> StudyResult:
     cfg, lat, dev = vars(ctx.p), 2, ctx.device
     rows = []
     curves = {}
-    for seed in cfg["seeds"]:
+    for seed in range(cfg["seeds"]):
         data = hierarchical_dataset(cfg["nodes"], cfg["obs"], cfg["per"], ctx.generator(200 + seed))
         tree = data.tree
         data = dataclasses.replace(data, x_train=data.x_train.to(dev), x_test=data.x_test.to(dev))
@@ -491,6 +463,8 @@ def study_gmvae(ctx: StudyContext) -> StudyResult:
             "Euclidean VAE": (lambda: EuclideanVAE(cfg["obs"], 2 * lat, cfg["hidden"]), "closed"),
             "wrapped normal (Lorentz), MC KL": (lambda: WrappedNormalVAE(cfg["obs"], 2 * lat, cfg["hidden"]), "mc"),
         }
+        if seed >= cfg["baseline_seeds"]:  # the Y6 rule reads the two GM-VAEs; the baselines are context
+            models = dict(list(models.items())[:2])
         for name, (make, kl) in models.items():
             torch.manual_seed(ctx.seed + seed)  # same initial weights for the two GM-VAE variants
             model = make().to(dev)
@@ -501,7 +475,7 @@ def study_gmvae(ctx: StudyContext) -> StudyResult:
                 ev_kl = "closed" if isinstance(model, (GMVAE, EuclideanVAE)) else "mc"
                 elbo, rec, k = model.elbo(data.x_test, kl=ev_kl, n_samples=16)
                 i, j = torch.triu_indices(data.x_test.shape[0], data.x_test.shape[0], 1)
-                sub = torch.randperm(i.numel(), generator=torch.Generator().manual_seed(seed))[:4000]
+                sub = torch.randperm(i.numel(), generator=ctx.generator(300 + seed))[:4000]
                 i, j = i[sub], j[sub]
                 dl = model.latent_distance(data.x_test[i], data.x_test[j]).cpu()
                 dt = tree.dist[data.node_test[i], data.node_test[j]].double()
@@ -522,28 +496,31 @@ def study_gmvae(ctx: StudyContext) -> StudyResult:
         ax1.plot(np.arange(1, len(c) + 1), c, label=name, lw=0.8)
     ax1.set_xlabel("training step")
     ax1.set_ylabel("training loss, -ELBO per example (nats)")
-    ax1.set_yscale("symlog")
     ax1.legend(fontsize=7)
-    ax2.bar(range(len(m)), m.grad_rel_variance.values)
-    ax2.set_xticks(range(len(m)), [n.replace(", ", "\n") for n in m.index], fontsize=6)
-    ax2.set_ylabel("gradient variance / |mean gradient|^2 (1)")
-    ax2.set_yscale("log")
-    fig.tight_layout()
+    ax2.plot(m.grad_rel_variance.values, range(len(m)), "o")  # dots, not bars: a log axis has no zero
+    ax2.set_yticks(range(len(m)), [n.replace(", ", "\n") for n in m.index])
+    ax2.set(xlabel="gradient variance / |mean gradient|^2 (1)", xscale="log", ylim=(-0.5, len(m) - 0.5))
+    ax2.grid(True, which="both", axis="x", alpha=0.3)
 
     cf, mc = m.loc["GM-VAE, closed-form KL"], m.loc["GM-VAE, Monte Carlo KL"]
     notes = [f"Data: random tree of {cfg['nodes']} nodes, node features by branching diffusion in {cfg['obs']} dims, "
              f"{cfg['per']} noisy train and held-out observations per node (noise 0.3); {cfg['steps']} Adam steps, "
-             f"batch 64, lr 3e-3, seeds {cfg['seeds']}.",
+             f"batch 64, lr 3e-3, {cfg['seeds']} seeds from the study's seed (Euclidean and wrapped normal on the first "
+             f"{cfg['baseline_seeds']}).",
              f"Latent: GM-VAE {lat} univariate Gaussians (decoder reads mu and log sigma^2, width {2 * lat}); "
              f"Euclidean and wrapped-normal latents have {2 * lat} coordinates. Held-out ELBO: 16 samples; KL closed "
              "form for GM-VAE and Euclidean, Monte Carlo for the wrapped normal.",
              "hierarchy_spearman: rank correlation between latent distances of held-out observations (Fisher-Rao "
              "for GM-VAE, Euclidean, Lorentz) and the tree distance of their nodes.",
              "grad_rel_variance: trace of the gradient covariance over sampling noise at the trained parameters "
-             "(fixed batch of 64), over |mean gradient|^2."]
+             "(fixed batch of 64), over |mean gradient|^2; mc_over_closed_*: median, min and max over the seeds of "
+             "the per-seed ratio MC / closed form."]
+    per_seed = df.pivot(index="seed", columns="model")
+    ratio = per_seed.grad_rel_variance["GM-VAE, Monte Carlo KL"] / per_seed.grad_rel_variance["GM-VAE, closed-form KL"]
+    e_cf, e_mc = per_seed.heldout_elbo["GM-VAE, closed-form KL"], per_seed.heldout_elbo["GM-VAE, Monte Carlo KL"]
     return StudyResult(table=df, figure=fig, notes=notes, measures=dict(
-        mc_over_closed_grad_variance=float(mc.grad_rel_variance / cf.grad_rel_variance),
-        closed_elbo_within_1pct=bool(cf.heldout_elbo >= mc.heldout_elbo - 0.01 * abs(mc.heldout_elbo)),
+        **over_seeds("mc_over_closed", ratio), seeds=len(ratio),
+        closed_elbo_within_1pct=bool((e_cf >= e_mc - 0.01 * e_mc.abs()).all()),
         closed_heldout_elbo=float(cf.heldout_elbo), mc_heldout_elbo=float(mc.heldout_elbo),
         euclidean_heldout_elbo=float(m.loc["Euclidean VAE"].heldout_elbo),
         closed_loss_std=float(cf.loss_std_second_half), mc_loss_std=float(mc.loss_std_second_half),
@@ -575,7 +552,6 @@ def study_table2(ctx: StudyContext) -> StudyResult:
         back = hy.poincare_to_lorentz(hy.lorentz_to_poincare(x, check=False))
         d = hy.lorentz_distance(x.double(), hy.lorentz_project(back.double()), check=False)
         vis[R] = float(d.max())
-    close = lambda r: min(r.fails_at_R_tangential, r.fails_at_R_radial)  # noqa: E731
     rows = [
         dict(feature="座標系 (coordinates)", poincare_report="有界な球 ||x|| < 1 (bounded ball)",
              lorentz_report="R^{n+1} 内の双曲面 (hyperboloid in R^{n+1})",
@@ -586,10 +562,10 @@ def study_table2(ctx: StudyContext) -> StudyResult:
              measured_recommendation="tangent (Euclidean) parameters lifted by exp_0 for unbounded radius"),
         dict(feature="数値安定性 (numerical stability)", poincare_report="境界付近で不安定 (NaN発生) (unstable near the boundary, NaN)",
              lorentz_report="安定 (線形座標) (stable, linear coordinates)", recommendation_report="ローレンツ (Lorentz)",
-             poincare_measured=f"1% error from R = {close(pc):g} (close pairs) / {pc.fails_at_R_far:g} (far); float64 {close(pc64):g}",
-             lorentz_measured=(f"geoopt: 1% error from R = {close(gl):g} (close) / {gl.fails_at_R_far:g} (far); float64 "
-                               f"{close(gl64):g}; stable form {close(sl):g} (close)"),
-             tangent_measured=(f"computation exact to R = 60; representation of close pairs limited to R = {close(tg):g} "
+             poincare_measured=f"1% error from R = {_close_fail(pc):g} (close pairs) / {pc.fails_at_R_far:g} (far); float64 {_close_fail(pc64):g}",
+             lorentz_measured=(f"geoopt: 1% error from R = {_close_fail(gl):g} (close) / {gl.fails_at_R_far:g} (far); float64 "
+                               f"{_close_fail(gl64):g}; stable form {_close_fail(sl):g} (close)"),
+             tangent_measured=(f"computation exact to R = 60; representation of close pairs limited to R = {_close_fail(tg):g} "
                                "by float32 directions"),
              measured_recommendation=("Poincare represents close pairs further out than Lorentz (Mishne et al. 2023); "
                                       "Lorentz only wins for far pairs: the report's claim holds only there")),
@@ -610,10 +586,10 @@ def study_table2(ctx: StudyContext) -> StudyResult:
              tangent_measured="exp_0 then lorentz_to_poincare for plots",
              measured_recommendation="agree: convert for plots only"),
     ]
-    tangent_vs_geoopt = speedup_at(dist, "geoopt_lorentz", "fixed")
+    tangent_vs_geoopt = speedup_at(dist, "geoopt_lorentz_tangent", "fixed")
     lorentz_vs_geoopt = speedup_at(lor, "geoopt_lorentz", "fixed")
     return StudyResult(table=pd.DataFrame(rows), mirror=True, measures=dict(
-        poincare_close_fail_R=float(close(pc)), lorentz_close_fail_R=float(close(gl)),
+        poincare_close_fail_R=float(_close_fail(pc)), lorentz_close_fail_R=float(_close_fail(gl)),
         tangent_time_over_geoopt=None if tangent_vs_geoopt is None else 1 / tangent_vs_geoopt,
         lorentz_time_over_geoopt=None if lorentz_vs_geoopt is None else 1 / lorentz_vs_geoopt))
 
@@ -663,14 +639,15 @@ STUDIES = [
                             f"that kind in no seed, the other kind not caused, mean MAP at most "
                             f"{MAP_TOLERANCE:g} below the unregularised cell's"))),
     Study("hyperbolic.gmvae", "GM-VAE: closed-form vs Monte Carlo KL, Euclidean and wrapped-normal baselines",
-          study_gmvae, threads=1, key=("mc_over_closed_grad_variance", "closed_heldout_elbo", "euclidean_heldout_elbo"),
-          sweep=dict(nodes=(15, 40), obs=(10, 20), per=(6, 12), steps=(60, 500), seeds=((0,), (0, 1)),
+          study_gmvae, threads=1, key=("mc_over_closed_median", "closed_heldout_elbo", "euclidean_heldout_elbo"),
+          sweep=dict(nodes=(15, 40), obs=(10, 20), per=(6, 12), steps=(60, 500), seeds=(3, 5), baseline_seeds=(1, 2),
                      repeats=(8, 24), hidden=(32, 64)),
-          rules=(Rule("Y6", "mc_over_closed_grad_variance >= 1.5 and closed_elbo_within_1pct == True",
-                      qualified="mc_over_closed_grad_variance > 1",
-                      shows=("closed_heldout_elbo", "mc_heldout_elbo", "closed_loss_std", "mc_loss_std",
-                             "closed_nonfinite_losses", "mc_nonfinite_losses"),
-                      about="same GM-VAE, closed-form vs Monte Carlo KL: relative gradient variance"),)),
+          rules=(Rule("Y6", "mc_over_closed_min >= 1.5 and closed_elbo_within_1pct == True",
+                      refuted="mc_over_closed_max <= 1", otherwise="qualified", value="mc_over_closed_median",
+                      shows=("mc_over_closed_median", "seeds", "closed_heldout_elbo", "mc_heldout_elbo",
+                             "closed_loss_std", "mc_loss_std", "closed_nonfinite_losses", "mc_nonfinite_losses"),
+                      about="same GM-VAE, closed-form vs Monte Carlo KL: gradient variance ratio MC / closed in "
+                            "every seed (seeds that disagree qualify the claim)"),)),
     Study("hyperbolic.table2", "Table 2: Poincare vs Lorentz (report vs measured)", study_table2,
           needs=("hyperbolic.precision",), key=("tangent_time_over_geoopt", "lorentz_time_over_geoopt")),
 ]

@@ -17,9 +17,10 @@ import torch
 from matplotlib.figure import Figure
 
 from baselines import optics as nv
-from suite import anchors
+from suite import anchors, harness
 from suite import optics as op
 from suite.checks import nonfinite_count, relative_error
+from suite.plots import axes, plot_clipped
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
 
 LAM = 0.5e-6
@@ -124,15 +125,6 @@ def gaussian_grid_truth(n: int, pitch: float, z: float, waist: float) -> torch.T
     return op.gaussian_beam_exact(torch.sqrt(x[:, None] ** 2 + x[None, :] ** 2), z, waist, LAM)
 
 
-def loglog_axes(ax, xlabel: str, ylabel: str, title: str):
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
-    ax.grid(True, which="both", alpha=0.3)
-
-
 # ============================================================================================ pairs
 def asm_rebuilt(u, dx, wavelength, z):
     """The fixed ASM with its transfer function rebuilt (float64) on every call: the cost the cache saves."""
@@ -217,11 +209,12 @@ def _distance_figure(df: pd.DataFrame) -> Figure:
         d = df[df.truth == truth]
         for name in d.method.unique():
             s = d[d.method == name].sort_values("z_over_zc")
-            ax.plot(s.z_over_zc, s.rel_error.clip(lower=1e-12, upper=1e2), marker="o", ms=3, label=name)
+            plot_clipped(ax, s.z_over_zc, s.rel_error, lower=1e-12, upper=1e2, marker="o", ms=3, label=name)
         ax.axvline(1.0, color="k", lw=0.8, ls=":")
-        loglog_axes(ax, "z / z_c  (z_c = 2 N dx^2 / lambda)", "relative error", f"{truth}, N={d.N.iloc[0]}")
+        ax.set(xscale="log", yscale="log", xlabel="z / z_c  (z_c = 2 N dx^2 / lambda)", ylabel="relative error",
+               title=f"{truth}, N={d.N.iloc[0]}")
+        ax.grid(True, which="both", alpha=0.3)
     fig.axes[0].legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
@@ -290,13 +283,12 @@ def phase_precision(ctx: StudyContext) -> StudyResult:
             rows.append(dict(kz=kz, z_m=kz / K, impl=name, field_dtype="complex64", rel_error=e, error_over_kz=e / kz))
     df = pd.DataFrame(rows)
     t = df.set_index(["impl", "kz"]).rel_error
-    fig = Figure(figsize=(5.5, 4))
-    ax = fig.add_subplot(1, 1, 1)
+    fig, ax = axes(f"complex64 phase precision, N={n}", "k z (rad)", "relative field error vs complex128", logx=True,
+                   logy=True, figsize=(5.5, 4))
     for name in df.impl.unique():
-        ax.plot(ctx.p.kz, t[name].clip(lower=1e-12).values, marker="o", label=name)
+        plot_clipped(ax, ctx.p.kz, t[name].values, lower=1e-12, marker="o", label=name)
     ax.plot(ctx.p.kz, [1.2e-7 * k for k in ctx.p.kz], ls=":", color="gray", label="1.2e-7 k z")
-    loglog_axes(ax, "k z (rad)", "relative field error vs complex128", f"complex64 phase precision, N={n}")
-    ax.legend(fontsize=7)
+    ax.legend()
     return StudyResult(table=df, figure=fig, measures=dict(
         naive_kz1e6=float(t[("naive", 1e6)]), fixed_kz1e6=float(t[("fixed", 1e6)]),
         fixed_max=float(t["fixed"].max()),
@@ -347,15 +339,12 @@ def design(ctx: StudyContext) -> StudyResult:
     rows, curves = [], {}
     for name, prop in {"naive": nv.asm_naive, "fixed": quiet(op.asm)}.items():
         phi = torch.zeros(n, n, device=ctx.device, requires_grad=True)
-        opt = torch.optim.Adam([phi], lr=0.1)
-        curves[name] = []
-        for _ in range(steps):
-            opt.zero_grad()
+
+        def loss():  # minus the focused power fraction
             field = prop(torch.polar(torch.ones_like(phi), phi), DX, LAM, z)
-            eff = _spot_efficiency(field, mask.to(field.real.dtype), n)
-            (-eff).backward()
-            opt.step()
-            curves[name].append(eff.item())
+            return -_spot_efficiency(field, mask.to(field.real.dtype), n)
+
+        curves[name] = [-float(v) for v in harness.adam([phi], loss, steps, 0.1)]
         with torch.no_grad():
             u = torch.polar(torch.ones_like(phi.double()), phi.double())
             rows.append(dict(trained_with=name, N=n, steps=steps,
@@ -363,13 +352,12 @@ def design(ctx: StudyContext) -> StudyResult:
                                                                    mask.float(), n).item(),
                              physical_efficiency=_spot_efficiency(quiet(op.asm)(u, DX, LAM, z, pad=4), mask, n).item()))
     df = pd.DataFrame(rows).set_index("trained_with")
-    fig = Figure(figsize=(5.5, 4))
-    ax = fig.add_subplot(1, 1, 1)
+    fig, ax = axes(f"Phase-mask focusing, N={n}, z = 2 z_c", "Adam step", "power fraction in the 3 um spot",
+                   figsize=(5.5, 4))
     for name, h in curves.items():
         ax.plot(range(1, len(h) + 1), h, label=f"{name} (training model)")
         ax.axhline(df.physical_efficiency[name], ls=":", lw=1, label=f"{name}: physical")
-    ax.set(xlabel="Adam step", ylabel="power fraction in the 3 um spot", title=f"Phase-mask focusing, N={n}, z = 2 z_c")
-    ax.legend(fontsize=7)
+    ax.legend()
     return StudyResult(table=df.reset_index(), figure=fig, measures=dict(
         naive_physical=float(df.physical_efficiency["naive"]), naive_predicted=float(df.predicted_efficiency["naive"]),
         fixed_physical=float(df.physical_efficiency["fixed"]), fixed_predicted=float(df.predicted_efficiency["fixed"])))

@@ -14,7 +14,9 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from baselines import symplectic as nv
+from suite import harness
 from suite import symplectic as sy
+from suite.plots import axes, plot_clipped
 from suite.registry import Domain, Pair, Rule, Study, StudyContext, StudyResult, register
 from suite.symplectic_references import oscillator_flow
 
@@ -85,9 +87,10 @@ def _reversal_error(system, q0, p0, h, steps, integ) -> float:
 def _energy_figure(curves: dict, systems: list) -> Figure:
     fig = Figure(figsize=(12, 3.6))
     for ax, (name, *_rest) in zip(fig.subplots(1, 3), systems):
+        ax.set_yscale("log")
         for method in METHODS:
             t, rel = curves[(name, method)]
-            ax.semilogy(t, np.clip(rel, 1e-17, 1e150), label=method)
+            plot_clipped(ax, t[1:], rel[1:], lower=1e-17, upper=1e150, label=method)  # t = 0: error 0 by definition
         ax.set(xlabel="time (units of 1/omega)", ylabel="|H - H0| / |H0|", title=name)
         ax.legend(fontsize=7)
     return fig
@@ -156,14 +159,7 @@ def _rollout(step, x0: torch.Tensor, horizon: int) -> torch.Tensor:
 
 def _fit(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, steps: int) -> float:
     """Adam (lr 1e-2, cosine schedule) on the one-step MSE; returns the final training MSE."""
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    for _ in range(steps):
-        loss = ((model(X) - Y) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
+    harness.adam(model.parameters(), lambda: ((model(X) - Y) ** 2).mean(), steps, 1e-2, cosine=True)
     with torch.no_grad():
         return float(((model(X) - Y) ** 2).mean())
 
@@ -193,13 +189,12 @@ def sympnet(ctx: StudyContext) -> StudyResult:
                          max_rel_energy_error=float(rel.max()), final_rel_energy_error=float(rel[-1].max()),
                          final_state_rel_error=float(((z[-1] - ref[-1]).norm(dim=-1) / ref[-1].norm(dim=-1)).max())))
     df = pd.DataFrame(rows).set_index("model")
-    fig = Figure(figsize=(6, 4))
-    ax = fig.subplots()
+    fig, ax = axes("", "time (pendulum units)", "max |H - H0| / |H0| over 3 test orbits", logy=True, figsize=(6, 4))
     for name, c in curves.items():
-        ax.semilogy(np.arange(len(c)) * h, np.clip(c, 1e-17, 1e150), label=f"{name} ({df.params[name]} params)")
+        plot_clipped(ax, np.arange(1, len(c)) * h, c[1:], lower=1e-17, upper=1e150,
+                     label=f"{name} ({df.params[name]} params)")
     ax.axvline(ctx.p.traj_len * h, color="k", ls=":", label="training horizon")
-    ax.set(xlabel="time (pendulum units)", ylabel="max |H - H0| / |H0| over 3 test orbits")
-    ax.legend(fontsize=7)
+    ax.legend()
     e = df.max_rel_energy_error
     return StudyResult(table=df.reset_index(), figure=fig, measures=dict(
         sympnet_max_error=float(e["sympnet"]), mlp_max_error=float(e["mlp"]),
