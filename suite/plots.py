@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,15 +18,44 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
-from matplotlib.ticker import LogLocator, NullFormatter
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator
 
 MIN_FONT_PT = 9.0
 LOG_MAJOR_TICKS = 6  # at most this many labelled decades per log axis (LogLocator skips decades beyond)
 
 
+def _undrawn_tick_labels(fig: Figure) -> set[int]:
+    """ids of tick labels whose tick lies outside its axis' view limits: matplotlib keeps them (visible,
+    with a stale position) but does not draw them."""
+    hidden = set()
+    for ax in fig.get_axes():
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            tol = 1e-9 * max(abs(lo), abs(hi), 1e-300)
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                if not lo - tol <= tick.get_loc() <= hi + tol:
+                    hidden |= {id(tick.label1), id(tick.label2)}
+    return hidden
+
+
 def _texts(fig: Figure) -> list[Text]:
-    """Every visible, non-empty text artist of `fig` (titles, labels, tick labels, legends, annotations)."""
-    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and t.figure is not None]
+    """Every drawn, non-empty text artist of `fig` (titles, labels, tick labels, legends, annotations)."""
+    hidden = _undrawn_tick_labels(fig)
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and t.figure is not None
+            and id(t) not in hidden]
+
+
+def _untangle_xticks(ax: Axes) -> None:
+    """Slant the x tick labels of `ax` by 30 degrees when two of them overlap (long category names)."""
+    renderer = ax.figure.canvas.get_renderer()
+    hidden = _undrawn_tick_labels(ax.figure)
+    drawn = [t for t in ax.get_xticklabels() if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
+    boxes = [t.get_window_extent(renderer) for t in drawn]
+    if any(a.x1 > b.x0 and b.x1 > a.x0 for a, b in itertools.combinations(boxes, 2)):
+        ax.tick_params(axis="x", labelrotation=30)
+        for t in ax.get_xticklabels():
+            t.set_horizontalalignment("right")
+            t.set_rotation_mode("anchor")
 
 
 def _legend_outside(ax: Axes) -> None:
@@ -40,16 +70,31 @@ def _legend_outside(ax: Axes) -> None:
 
 
 def _log_ticks(ax: Axes) -> None:
+    """At most `LOG_MAJOR_TICKS` labelled decades; minor ticks labelled only where the axis spans about one
+    decade or less (matplotlib's `minor_thresholds`), so a short log axis still has numbers on it."""
     for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
         if scale == "log":
             axis.set_major_locator(LogLocator(base=10, numticks=LOG_MAJOR_TICKS))
             axis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 0.1, numticks=12))
-            axis.set_minor_formatter(NullFormatter())
+            axis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+
+
+def _wrap_title(ax: Axes) -> None:
+    """Break an axes title that is wider than its axes onto several lines (neighbouring titles never meet)."""
+    title = ax.title
+    text = title.get_text()
+    if not text or "\n" in text:
+        return
+    renderer = ax.figure.canvas.get_renderer()
+    ratio = title.get_window_extent(renderer).width / max(ax.get_window_extent(renderer).width, 1.0)
+    if ratio > 0.95:
+        title.set_text(textwrap.fill(text, width=max(int(0.9 * len(text) / ratio), 12)))
 
 
 def style_figure(fig: Figure) -> Figure:
     """The report's figure style, in place: constrained layout, every text at least `MIN_FONT_PT` points,
-    legends outside the axes, at most `LOG_MAJOR_TICKS` labelled decades per log axis."""
+    legends outside the axes, at most `LOG_MAJOR_TICKS` labelled decades per log axis (minor labels on
+    short log axes), titles wider than their axes wrapped, overlapping x tick labels slanted."""
     for ax in fig.get_axes():
         if ax.get_label() == "<colorbar>":
             continue
@@ -62,6 +107,11 @@ def style_figure(fig: Figure) -> Figure:
         fig.set_layout_engine("constrained")
     except RuntimeError:  # a colorbar made under another engine: keep that engine
         pass
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()  # lays the axes out, so titles are measured against their final widths
+    for ax in fig.get_axes():
+        _wrap_title(ax)
+        _untangle_xticks(ax)
     return fig
 
 

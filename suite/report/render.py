@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from suite import registry
 from suite.plots import style_figure, text_overlaps
 from suite.claims import CLAIMS, VERDICTS
+from suite.report import cjk_font
 from suite.report.collect import Results
 from suite.report.tables import (accuracy_frame, checklist_rows, claim_rows, methods_rules, methods_studies,
                                  speed_fits, speed_frame, speed_table, stability_table, summary)
@@ -74,11 +75,7 @@ def fmt_number(x: Any) -> str:
     return str(x)
 
 
-_CJK = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
-
-
-def has_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))
+_CJK = re.compile(cjk_font.CJK.pattern + "+")  # a run of Japanese text, drawn in the embedded font
 
 
 def cell_html(x: Any) -> str:
@@ -220,6 +217,7 @@ def render_html(res: Results, baseline: dict[str, Any] | None = None) -> str:
         rules=html_table(methods_rules(res)), study_decls=html_table(methods_studies(res)),
         tables={k: html_table(pd.DataFrame(summ[k])) for k in
                 ("accuracy_wins", "accuracy_losses", "speed_wins", "speed_losses")},
+        cjk_font_face=cjk_font.font_face_css(), cjk_family=cjk_font.FAMILY,
         n_claims=len(CLAIMS), baseline=baseline and baseline.get("machine", {}),
         changes=verdict_changes(claims, baseline) if baseline else [], checklist=checklist_rows(res),
         pairs=[{"name": p.name, "claim": p.claim, "description": p.description, "size_label": p.size_label,
