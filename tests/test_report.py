@@ -225,3 +225,26 @@ def test_pair_thread_policy_is_what_its_timings_ran_with(fake_registry, tmp_path
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads must be a positive int"):
         dataclasses.replace(pairs["demo.scale"], threads=0)
+
+
+def test_compare_header_names_each_report_and_warns_when_modes_or_commits_mix(fake_registry, tmp_path):
+    _, studies = fake_registry
+    studies["demo.gpu_only"] = Study("demo.gpu_only", "Runs on CUDA only", _study_ok, claims=("H4",),
+                                     devices=("cuda",))
+    generate(tmp_path / "a", devices=["cpu"], quick=True, speed=False)
+    generate(tmp_path / "b", devices=["cpu"], quick=True, speed=False)
+    main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "same")])
+    assert "Warning" not in (tmp_path / "same" / "index.html").read_text()
+    data = json.loads((tmp_path / "b" / "results.json").read_text())
+    data["machine"].update(mode="full", commit="0123456789ab")
+    (tmp_path / "b" / "results.json").write_text(json.dumps(data))
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c")]) == 0
+    page = (tmp_path / "c" / "index.html").read_text()
+    assert "Quick and full reports are mixed" in page and "2 different commits" in page
+    reports = pd.read_csv(tmp_path / "c" / "reports.csv")
+    assert reports["mode"].tolist() == ["quick", "full"] and reports["commit"].tolist()[1] == "0123456789ab"
+    assert reports["devices"].tolist() == ["cpu", "cpu"] and reports["date"].notna().all()
+    claims = pd.read_csv(tmp_path / "c" / "claims.csv").set_index("claim")
+    h4 = claims.loc["H4"].iloc[0]
+    assert h4 == "not run on cpu: its studies (demo.gpu_only) run on cuda only", h4
+    assert claims.loc["H5"].iloc[0] == "not run on cpu: no study of the suite judges this claim"

@@ -21,7 +21,7 @@ from suite.claims import CLAIMS, VERDICTS
 from suite.report import cjk_font
 from suite.report.collect import Results
 from suite.report.tables import (accuracy_frame, checklist_rows, claim_rows, methods_rules, methods_studies,
-                                 speed_fits, speed_frame, speed_table, stability_table, summary)
+                                 not_run_on, speed_fits, speed_frame, speed_table, stability_table, summary)
 
 
 EMPTY_TITLE = "no value: not measured or not applicable for this row"
@@ -275,18 +275,58 @@ def _label(machine: dict[str, Any], folder: Path) -> str:
     return f"{folder.name}: {machine.get('gpu') or machine.get('cpu')}"
 
 
+def report_header(data: dict[str, Any], folder: Path) -> dict[str, str]:
+    """What a comparison says about each report it puts side by side: where, when, what was run."""
+    m = data.get("machine", {})
+    return {"report": _label(m, folder), "folder": str(folder), "mode": m.get("mode") or "unknown",
+            "devices": ", ".join(m.get("devices", [])) or "none", "commit": m.get("commit") or "unknown",
+            "date": m.get("date") or "unknown", "seed": str(m.get("seed", "unknown")),
+            "torch": m.get("torch") or "unknown"}
+
+
+def mixing_warnings(headers: list[dict[str, str]]) -> list[str]:
+    """Warnings when the reports compared differ in mode (quick vs full) or in source commit, so that a
+    difference in a column may come from the run or the code rather than the machine."""
+    out = []
+    modes = {h["mode"] for h in headers}
+    if len(modes) > 1:
+        quick = [h["report"] for h in headers if h["mode"] == "quick"]
+        out.append(f"Quick and full reports are mixed ({', '.join(quick)}: quick). Quick mode uses reduced "
+                   "sweeps and sizes: its verdicts are indicative only and can differ from a full run's, so a "
+                   "verdict that differs between these columns may come from the mode, not the machine.")
+    commits = {h["commit"] for h in headers}
+    if len(commits) > 1:
+        out.append(f"The reports come from {len(commits)} different commits ({', '.join(sorted(commits))}): "
+                   "a difference may come from the code, not the machine.")
+    return out
+
+
+def device_verdict(claim: dict[str, Any], device: str, devices: list[str]) -> str:
+    """A report's verdict on `claim` on one of its devices, or "not run on <device>: <why>".
+
+    Reports from before per-device verdicts (no `by_device`) give their overall verdict for every device."""
+    by_device = claim.get("by_device")
+    if by_device is None and claim["verdict"] != "not run on these devices":
+        return claim["verdict"]
+    if by_device and device in by_device:
+        return by_device[device]
+    why = claim.get("why") if claim["verdict"] == "not run on these devices" else None
+    return f"not run on {device}: {why or not_run_on(claim['claim'], device, devices)}"
+
+
 def comparison_tables(dirs: list[Path]) -> dict[str, pd.DataFrame]:
     """Accuracy, speed and claim verdicts of several reports, one column per report (and device)."""
-    acc, sp, claims = [], [], []
+    acc, sp, claims, headers = [], [], [], []
     for d in dirs:
         data = json.loads((d / "results.json").read_text(encoding="utf-8"))
-        label = _label(data["machine"], d)
+        headers.append(report_header(data, d))
+        label = headers[-1]["report"]
+        devices = list(data["machine"].get("devices", []))
         acc += [{**r, "report": label} for r in data["accuracy"] if r.get("status") == "ok"]
         sp += [{**r, "report": label} for r in data["speed"] if r.get("status") == "ok"]
-        claims += [{"claim": c["claim"], "report": f"{label} / {dev}", "verdict": v}
-                   for c in data["claims"] for dev in data["machine"]["devices"]
-                   for v in [(c.get("by_device") or {}).get(dev, c["verdict"])]]
-    out = {}
+        claims += [{"claim": c["claim"], "report": f"{label} / {dev}", "verdict": device_verdict(c, dev, devices)}
+                   for c in data["claims"] for dev in devices]
+    out = {"reports": pd.DataFrame(headers)}
     if acc:
         a = pd.DataFrame(acc)
         a["rel_error"] = pd.to_numeric(a.rel_error, errors="coerce")
@@ -308,10 +348,12 @@ def comparison_tables(dirs: list[Path]) -> dict[str, pd.DataFrame]:
 
 
 def write_comparison(dirs: list[Path], out: Path) -> None:
+    """index.html (the reports' header table, mixing warnings, verdicts, speed, accuracy) and one CSV per table."""
     tables = comparison_tables(dirs)
     env = Environment(loader=PackageLoader("suite.report", "templates"), autoescape=select_autoescape(["html"]))
     html = env.get_template("compare.html").render(
-        reports=[str(d) for d in dirs], tables={k: html_table(v) for k, v in tables.items()})
+        warnings=mixing_warnings(tables["reports"].to_dict(orient="records")),
+        tables={k: html_table(v) for k, v in tables.items()})
     (out / "index.html").write_text(html, encoding="utf-8")
     for k, df in tables.items():
         df.to_csv(out / f"{k}.csv", index=False)

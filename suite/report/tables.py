@@ -159,6 +159,22 @@ def not_run_reason(cid: str, res: Results) -> str:
     return f"its studies ({', '.join(s.name for s in judges)}) were not selected in this run (--only)"
 
 
+def not_run_on(cid: str, device: str, devices: list[str]) -> str:
+    """Why claim `cid` has no verdict on `device` in a report that measured `devices`: the report did not
+    measure that device, no study judges the claim, its studies are declared for other devices only, or
+    they did not run there in this report."""
+    if device not in devices:
+        return f"this report did not measure {device} (it measured {', '.join(devices) or 'nothing'})"
+    judges = [s for s in registry.studies() if cid in s.claims]
+    if not judges:
+        return "no study of the suite judges this claim"
+    names = ", ".join(s.name for s in judges)
+    if not any(device in s.devices for s in judges):
+        declared = sorted({d for s in judges for d in s.devices})
+        return f"its studies ({names}) are declared for {', '.join(declared)} only"
+    return f"its studies ({names}) did not run on {device} in this report (left out by --only, or failed)"
+
+
 def claim_rows(res: Results) -> list[dict[str, Any]]:
     """One row per claim of CLAIMS.md: its verdict per device, the merged verdict, and the evidence.
 
@@ -185,6 +201,7 @@ def claim_rows(res: Results) -> list[dict[str, Any]]:
         rows.append({
             "claim": cid, "section": section, "text": text, "verdict": overall, "by_device": per_device,
             "devices_disagree": len(set(measured.values())) > 1, "why": why,
+            "not_run_on": {d: not_run_on(cid, d, devices) for d in devices if d not in per_device},
             "headline": "; ".join(dict.fromkeys(one_line(v.evidence) for _, v in found if v.verdict == overall))
             or "; ".join(dict.fromkeys(one_line(v.evidence) for _, v in found)),
             "evidence": [{"study": run.study.name, "device": run.device, "verdict": v.verdict,
