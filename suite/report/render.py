@@ -167,15 +167,30 @@ def _study_view(run) -> dict[str, Any]:
     return view
 
 
+class BaselineError(ValueError):
+    """The --baseline given is not an earlier report this package can read."""
+
+
 def load_baseline(baseline: str | Path | None) -> dict[str, Any] | None:
-    """A previous report's results.json (the file, or the report folder holding it), or None."""
+    """An earlier report's results.json (the file, or the report folder holding it), checked to hold the
+    machine and per-claim verdicts the comparison needs; None for None. Raises BaselineError otherwise."""
     if baseline is None:
         return None
-    path = Path(baseline)
+    path = Path(baseline).expanduser()
     path = path / "results.json" if path.is_dir() else path
     if not path.is_file():
-        raise FileNotFoundError(f"baseline: {baseline} is neither a results.json nor a report folder holding one")
-    return json.loads(path.read_text(encoding="utf-8"))
+        raise BaselineError(f"--baseline {baseline}: neither a report folder holding results.json nor a "
+                            "results.json file (give the folder of an earlier `neurophys report`)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BaselineError(f"--baseline {baseline}: cannot read {path} as JSON ({exc})") from None
+    claims = data.get("claims") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("machine"), dict) or not isinstance(claims, list) \
+            or not all(isinstance(c, dict) and {"claim", "verdict"} <= set(c) for c in claims):
+        raise BaselineError(f"--baseline {baseline}: {path} is not a neurophys report's results.json "
+                            "(expected an object with 'machine' and a list of 'claims' with 'claim' and 'verdict')")
+    return data
 
 
 def verdict_changes(claims: list[dict[str, Any]], baseline: dict[str, Any]) -> list[dict[str, str]]:
@@ -260,12 +275,12 @@ def results_csv(res: Results) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def write_all(res: Results, out: Path, baseline: str | Path | None = None) -> None:
+def write_all(res: Results, out: Path, baseline: dict[str, Any] | None = None) -> None:
     """Write index.html, results.csv, results.json and machine.json into the (fresh) folder `out`.
 
-    `baseline`: an earlier report's results.json (or its folder), typically a full run; the page lists the
-    claims whose verdict differs from it."""
-    (out / "index.html").write_text(render_html(res, load_baseline(baseline)), encoding="utf-8")
+    `baseline`: an earlier report's results (`load_baseline`), typically a full run; the first screen lists
+    the claims whose verdict differs from it."""
+    (out / "index.html").write_text(render_html(res, baseline), encoding="utf-8")
     results_csv(res).to_csv(out / "results.csv", index=False)
     (out / "results.json").write_text(json.dumps(results_json(res), indent=1, default=str), encoding="utf-8")
     (out / "machine.json").write_text(json.dumps(_jsonable(res.machine), indent=1), encoding="utf-8")
