@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
-from matplotlib.ticker import LogFormatterSciNotation, LogLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
 MIN_FONT_PT = 9.0
 LOG_MAJOR_TICKS = 6  # at most this many labelled decades per log axis (LogLocator skips decades beyond)
@@ -45,17 +45,25 @@ def _texts(fig: Figure) -> list[Text]:
             and id(t) not in hidden]
 
 
-def _untangle_xticks(ax: Axes) -> None:
-    """Slant the x tick labels of `ax` by 30 degrees when two of them overlap (long category names)."""
+def _xtick_overlap(ax: Axes) -> bool:
+    """Whether two drawn x tick labels of `ax` overlap horizontally."""
     renderer = ax.figure.canvas.get_renderer()
     hidden = _undrawn_tick_labels(ax.figure)
     drawn = [t for t in ax.get_xticklabels() if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
     boxes = [t.get_window_extent(renderer) for t in drawn]
-    if any(a.x1 > b.x0 and b.x1 > a.x0 for a, b in itertools.combinations(boxes, 2)):
-        ax.tick_params(axis="x", labelrotation=30)
-        for t in ax.get_xticklabels():
-            t.set_horizontalalignment("right")
-            t.set_rotation_mode("anchor")
+    return any(a.x1 > b.x0 and b.x1 > a.x0 for a, b in itertools.combinations(boxes, 2))
+
+
+def _untangle_xticks(ax: Axes) -> None:
+    """When x tick labels overlap (long category names): break them onto lines of about 12 characters;
+    if they still overlap, turn them upright (90 degrees)."""
+    if not _xtick_overlap(ax):
+        return
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    if any(" " in s for s in labels):
+        ax.set_xticks(ax.get_xticks(), [textwrap.fill(s, 12) for s in labels])
+    if _xtick_overlap(ax):
+        ax.tick_params(axis="x", labelrotation=90)
 
 
 def _legend_outside(ax: Axes) -> None:
@@ -70,13 +78,30 @@ def _legend_outside(ax: Axes) -> None:
 
 
 def _log_ticks(ax: Axes) -> None:
-    """At most `LOG_MAJOR_TICKS` labelled decades; minor ticks labelled only where the axis spans about one
-    decade or less (matplotlib's `minor_thresholds`), so a short log axis still has numbers on it."""
+    """At most `LOG_MAJOR_TICKS` labelled decades per log axis; minor ticks unlabelled (see `_short_log_axis`)."""
     for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
         if scale == "log":
             axis.set_major_locator(LogLocator(base=10, numticks=LOG_MAJOR_TICKS))
             axis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 0.1, numticks=12))
-            axis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+            axis.set_minor_formatter(NullFormatter())
+
+
+def _short_log_axis(axis) -> None:
+    """Label a log axis that shows fewer than two decades' ticks at 2 and 5 (or 2, 3, 5, 7, or every digit)
+    times a power of ten, as plain numbers, so it still carries numbers to read values by."""
+    lo, hi = sorted(axis.get_view_interval())
+    if axis.get_scale() != "log" or lo <= 0:
+        return
+    majors = [v for v in axis.get_majorticklocs() if lo <= v <= hi]
+    if len(majors) >= 2:
+        return
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    for subs in ((2, 5), (2, 3, 5, 7), range(2, 10)):
+        inside = [m * 10.0 ** k for k in decades for m in subs if lo <= m * 10.0 ** k <= hi]
+        if len(inside) + len(majors) >= 2:
+            break
+    axis.set_minor_locator(FixedLocator(inside))
+    axis.set_minor_formatter(FuncFormatter(lambda v, pos: f"{v:.3g}"))
 
 
 def _wrap_title(ax: Axes) -> None:
@@ -94,7 +119,7 @@ def _wrap_title(ax: Axes) -> None:
 def style_figure(fig: Figure) -> Figure:
     """The report's figure style, in place: constrained layout, every text at least `MIN_FONT_PT` points,
     legends outside the axes, at most `LOG_MAJOR_TICKS` labelled decades per log axis (minor labels on
-    short log axes), titles wider than their axes wrapped, overlapping x tick labels slanted."""
+    short log axes), titles wider than their axes wrapped, overlapping x tick labels wrapped or turned upright."""
     for ax in fig.get_axes():
         if ax.get_label() == "<colorbar>":
             continue
@@ -110,6 +135,8 @@ def style_figure(fig: Figure) -> Figure:
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()  # lays the axes out, so titles are measured against their final widths
     for ax in fig.get_axes():
+        _short_log_axis(ax.xaxis)
+        _short_log_axis(ax.yaxis)
         _wrap_title(ax)
         _untangle_xticks(ax)
     return fig

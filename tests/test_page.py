@@ -25,7 +25,8 @@ from matplotlib.figure import Figure
 
 from suite import registry
 from suite.registry import Pair, Rule, Study, StudyResult
-from suite.report import compare, generate
+from suite.plots import style_figure, text_overlaps
+from suite.report import cjk_font, compare, generate
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 WIDTHS = (1280, 820)  # a laptop window and a narrow one (the summary grid falls to one column)
@@ -36,7 +37,7 @@ def _browser() -> str | None:
     return os.environ.get("NEUROPHYS_CHROMIUM") or next(filter(None, map(shutil.which, CANDIDATES)), None)
 
 
-pytestmark = pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     _browser() is None,
     reason=f"no Chromium found (looked for {', '.join(CANDIDATES)} on PATH and $NEUROPHYS_CHROMIUM); "
            "install it (Debian: apt-get install chromium) to test the page as a browser renders it")
@@ -76,7 +77,10 @@ def screenshot(page: Path, width: int, height: int) -> Path | None:
     return png
 
 
-def assert_reads_well(page: Path) -> None:
+def assert_reads_well(page: Path, *, images: bool = True) -> None:
+    text = page.read_text(encoding="utf-8")
+    assert "Labels of this figure overlap" not in text, "a figure's labels overlap (see the page)"
+    assert cjk_font.missing(text) == [], "Japanese characters the embedded font lacks: rebuild it (cjk_font)"
     for width in WIDTHS:
         found = layout(page, width)
         screenshot(page, width, found["height"])
@@ -84,8 +88,10 @@ def assert_reads_well(page: Path) -> None:
         assert found["pageWidth"] <= found["viewport"], f"{where}: the page scrolls sideways"
         assert found["cellOverflow"] == [], f"{where}: text overflows its table cell: {found['cellOverflow']}"
         assert found["outOfView"] == [], f"{where}: outside the viewport: {found['outOfView'][:10]}"
-        assert found["images"] > 0 and found["brokenImages"] == [], f"{where}: images not loaded"
+        assert (found["images"] > 0) == images and found["brokenImages"] == [], f"{where}: images not loaded"
         assert [f for f in found["fonts"] if not f.endswith(": loaded")] == [], f"{where}: fonts {found['fonts']}"
+        if cjk_font.cjk_characters(text):
+            assert f"{cjk_font.FAMILY}: loaded" in found["fonts"], f"{where}: the Japanese font did not load"
         if width == max(WIDTHS):
             assert found["scrollers"] == [], f"{where}: tables that scroll sideways: {found['scrollers']}"
 
@@ -134,6 +140,63 @@ def small_registry(monkeypatch):
         monkeypatch.setattr(registry, name, value)
 
 
-def test_report_page_reads_well_in_chromium(small_registry, tmp_path):
+@needs_chromium
+def test_report_and_compare_pages_read_well_in_chromium(small_registry, tmp_path):
     generate(tmp_path / "report", devices=["cpu"], quick=True)
     assert_reads_well(tmp_path / "report" / "index.html")
+    generate(tmp_path / "other", devices=["cpu"], quick=False, speed=False)
+    compare([tmp_path / "report", tmp_path / "other"], tmp_path / "compare")
+    page = (tmp_path / "compare" / "index.html").read_text()
+    assert "Quick and full reports are mixed" in page
+    assert_reads_well(tmp_path / "compare" / "index.html", images=False)
+
+
+@needs_chromium
+def test_layout_check_sees_what_a_reader_would(tmp_path):
+    """The checks can fail: a nowrap cell in a fixed-width table, a wide block, a broken image, a font."""
+    page = tmp_path / "bad" / "index.html"
+    page.parent.mkdir()
+    page.write_text(
+        "<!DOCTYPE html><html><head><style>@font-face { font-family: gone; src: url(data:font/otf;base64,AAAA); }"
+        "</style></head><body style='margin: 0; font-family: gone'>"
+        "<table style='table-layout: fixed; width: 120px'><tr><td style='white-space: nowrap'>1.95e-07 "
+        "1.95e-07 1.95e-07</td></tr></table><div style='width: 3000px'>too wide</div>"
+        "<div class='scroll' style='overflow-x: auto'><div style='width: 3000px'>scrolls</div></div>"
+        "<img alt='broken' src='data:image/png;base64,AAAA'></body></html>")
+    found = layout(page, 800)
+    assert len(found["cellOverflow"]) == 1 and "1.95e-07" in found["cellOverflow"][0]
+    assert found["pageWidth"] > 800 and [w for w in found["outOfView"] if "too wide" in w]
+    assert not [w for w in found["outOfView"] if "scrolls" in w] and len(found["scrollers"]) == 1
+    assert found["images"] == 1 and len(found["brokenImages"]) == 1
+    assert found["fonts"] == ["gone: error"]
+
+
+def test_every_japanese_character_of_the_sources_is_in_the_embedded_font():
+    chars = cjk_font.source_characters()
+    assert len(chars) > 50, "the mirrored tables and checklist hold Japanese text"
+    assert cjk_font.missing("".join(chars)) == [], "run `python -m suite.report.cjk_font <Noto Sans CJK>`"
+    assert cjk_font.missing("円形畳み込み 龘") == ["龘"]  # a character no source uses
+
+
+def _labels(ax, which):
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    lo, hi = sorted(axis.get_view_interval())
+    ticks = [*axis.get_major_ticks(), *axis.get_minor_ticks()]
+    return [t.label1.get_text() for t in ticks if lo <= t.get_loc() <= hi and t.label1.get_text()]
+
+
+def test_style_figure_keeps_numbers_on_short_log_axes_and_untangles_labels():
+    fig = Figure(figsize=(7, 3))
+    left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    left.loglog([32, 128], [0.0052, 0.0083], marker="o", label="fixed (cpu)")  # less than a decade each way
+    left.legend()
+    left.set_title("relative error vs radius, float32 implementation a, long enough to collide")
+    right.set_title("relative error vs radius, float32 implementation b, long enough to collide")
+    right.bar(["GM-VAE closed-form KL", "GM-VAE Monte Carlo KL", "Euclidean VAE", "wrapped normal MC KL"],
+              [1, 2, 3, 4])
+    before = text_overlaps(fig)
+    assert before, "the unstyled figure has colliding titles and tick labels"
+    style_figure(fig)
+    assert text_overlaps(fig) == []
+    assert len(_labels(left, "x")) >= 2 and len(_labels(left, "y")) >= 2, "a log axis without numbers"
+    assert "\n" in left.get_title() and "\n" in right.get_title()
