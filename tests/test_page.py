@@ -200,3 +200,12 @@ def test_style_figure_keeps_numbers_on_short_log_axes_and_untangles_labels():
     assert text_overlaps(fig) == []
     assert len(_labels(left, "x")) >= 2 and len(_labels(left, "y")) >= 2, "a log axis without numbers"
     assert "\n" in left.get_title() and "\n" in right.get_title()
+
+
+def test_sweep_values_are_shortened_for_the_methods_table():
+    from suite.report.tables import sweep_value
+
+    assert sweep_value({"leaf T=0.1": object(), "height T=1": object()}) == "2 settings (leaf T=0.1, height T=1)"
+    assert sweep_value((16, 64, 256)) == "(16, 64, 256)"
+    long = sweep_value(tuple(range(100)))
+    assert len(long) == 60 and long.endswith("\u2026") and long.startswith("(0, 1, 2")

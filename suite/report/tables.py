@@ -109,14 +109,20 @@ def methods_rules(res: Results) -> pd.DataFrame:
                         ).sort_values(["claim", "study"]) if any(s.rules for s in studies.values()) else pd.DataFrame()
 
 
+def sweep_value(value: Any, limit: int = 60) -> str:
+    """A sweep value as a reader scans it: a mapping by its keys (its values are in the study's source),
+    anything else as printed; cut to `limit` characters with an ellipsis."""
+    text = f"{len(value)} settings ({', '.join(map(str, value))})" if isinstance(value, dict) else str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
 def methods_studies(res: Results) -> pd.DataFrame:
     """Every study's declaration: its sweep (quick / full), needs, threads, devices (and why host-only)."""
     studies = {r.study.name: r.study for r in res.studies}
-    mode = res.machine.get("mode") == "quick"
     return pd.DataFrame([{
         "study": s.name, "claims": ", ".join(s.claims),
-        "sweep (this run)": ", ".join(f"{k}={v}" for k, v in vars(s.params(mode)).items()),
-        "sweep (quick / full)": "; ".join(f"{k}: {q} / {f}" for k, (q, f) in s.sweep.items()),
+        f"sweep: quick / full (this run: {res.machine.get('mode')})":
+            "; ".join(f"{k}: {sweep_value(q)} / {sweep_value(f)}" for k, (q, f) in s.sweep.items()),
         "needs": ", ".join(s.needs), "threads": s.threads or "caller's",
         "devices": ", ".join(s.devices) + (f" (host-side: {s.host})" if s.host else "")} for s in studies.values()])
 
