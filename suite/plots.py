@@ -24,16 +24,25 @@ MIN_FONT_PT = 9.0
 LOG_MAJOR_TICKS = 6  # at most this many labelled decades per log axis (LogLocator skips decades beyond)
 
 
+def _in_view(axis, value: float) -> bool:
+    """Whether `value` lies within the axis' view limits, compared in its scale (log10 on a log axis)."""
+    lo, hi = sorted(axis.get_view_interval())
+    if axis.get_scale() == "log":
+        if value <= 0 or lo <= 0:
+            return False
+        value, lo, hi = math.log10(value), math.log10(lo), math.log10(hi)
+    tol = 1e-9 * max(hi - lo, 1e-300)
+    return lo - tol <= value <= hi + tol
+
+
 def _undrawn_tick_labels(fig: Figure) -> set[int]:
     """ids of tick labels whose tick lies outside its axis' view limits: matplotlib keeps them (visible,
     with a stale position) but does not draw them."""
     hidden = set()
     for ax in fig.get_axes():
         for axis in (ax.xaxis, ax.yaxis):
-            lo, hi = sorted(axis.get_view_interval())
-            tol = 1e-9 * max(abs(lo), abs(hi), 1e-300)
             for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
-                if not lo - tol <= tick.get_loc() <= hi + tol:
+                if not _in_view(axis, tick.get_loc()):
                     hidden |= {id(tick.label1), id(tick.label2)}
     return hidden
 
@@ -86,22 +95,40 @@ def _log_ticks(ax: Axes) -> None:
             axis.set_minor_formatter(NullFormatter())
 
 
-def _short_log_axis(axis) -> None:
+def _short_log_axis(axis) -> bool:
     """Label a log axis that shows fewer than two decades' ticks at 2 and 5 (or 2, 3, 5, 7, or every digit)
-    times a power of ten, as plain numbers, so it still carries numbers to read values by."""
+    times a power of ten, as plain numbers, so it still carries numbers to read values by (True if it did;
+    `_drop_crowded_minor_labels` then removes those that touch a neighbour)."""
     lo, hi = sorted(axis.get_view_interval())
     if axis.get_scale() != "log" or lo <= 0:
-        return
-    majors = [v for v in axis.get_majorticklocs() if lo <= v <= hi]
+        return False
+    majors = [v for v in axis.get_majorticklocs() if _in_view(axis, v)]
     if len(majors) >= 2:
-        return
+        return False
     decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
     for subs in ((2, 5), (2, 3, 5, 7), range(2, 10)):
-        inside = [m * 10.0 ** k for k in decades for m in subs if lo <= m * 10.0 ** k <= hi]
+        inside = [m * 10.0 ** k for k in decades for m in subs if _in_view(axis, m * 10.0 ** k)]
         if len(inside) + len(majors) >= 2:
             break
     axis.set_minor_locator(FixedLocator(inside))
-    axis.set_minor_formatter(FuncFormatter(lambda v, pos: f"{v:.3g}"))
+    axis.set_minor_formatter(FuncFormatter(lambda v, pos: f"{v:g}"))
+    return True
+
+
+def _drop_crowded_minor_labels(axis) -> None:
+    """Keep the minor tick labels (after a draw) that touch neither a major label nor a kept minor one."""
+    renderer = axis.figure.canvas.get_renderer()
+    kept = [t.label1.get_window_extent(renderer) for t in axis.get_major_ticks()
+            if _in_view(axis, t.get_loc()) and t.label1.get_text()]
+    locs = []
+    for tick in axis.get_minor_ticks():
+        if not _in_view(axis, tick.get_loc()):
+            continue
+        box = tick.label1.get_window_extent(renderer)
+        if not any(box.overlaps(k) for k in kept):
+            kept.append(box)
+            locs.append(tick.get_loc())
+    axis.set_minor_locator(FixedLocator(locs))
 
 
 def _wrap_title(ax: Axes) -> None:
@@ -134,9 +161,12 @@ def style_figure(fig: Figure) -> Figure:
         pass
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()  # lays the axes out, so titles are measured against their final widths
+    short = [axis for ax in fig.get_axes() for axis in (ax.xaxis, ax.yaxis) if _short_log_axis(axis)]
+    if short:
+        canvas.draw()
+        for axis in short:
+            _drop_crowded_minor_labels(axis)
     for ax in fig.get_axes():
-        _short_log_axis(ax.xaxis)
-        _short_log_axis(ax.yaxis)
         _wrap_title(ax)
         _untangle_xticks(ax)
     return fig
