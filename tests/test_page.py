@@ -142,9 +142,13 @@ def small_registry(monkeypatch):
 
 @needs_chromium
 def test_report_and_compare_pages_read_well_in_chromium(small_registry, tmp_path):
-    generate(tmp_path / "report", devices=["cpu"], quick=True)
-    assert_reads_well(tmp_path / "report" / "index.html")
     generate(tmp_path / "other", devices=["cpu"], quick=False, speed=False)
+    data = json.loads((tmp_path / "other" / "results.json").read_text())
+    data["claims"] = [{**c, "verdict": "refuted"} if c["claim"] == "H3" else c for c in data["claims"]]
+    (tmp_path / "other" / "results.json").write_text(json.dumps(data))
+    generate(tmp_path / "report", devices=["cpu"], quick=True, baseline=tmp_path / "other")
+    assert "Compared with the baseline report" in (tmp_path / "report" / "index.html").read_text()
+    assert_reads_well(tmp_path / "report" / "index.html")
     compare([tmp_path / "report", tmp_path / "other"], tmp_path / "compare")
     page = (tmp_path / "compare" / "index.html").read_text()
     assert "Quick and full reports are mixed" in page
