@@ -64,15 +64,18 @@ def _xtick_overlap(ax: Axes) -> bool:
 
 
 def _untangle_xticks(ax: Axes) -> None:
-    """When x tick labels overlap (long category names): break them onto lines of about 12 characters;
-    if they still overlap, turn them upright (90 degrees)."""
+    """When x tick labels overlap (long category names): break them onto lines of about 12, then 8
+    characters; if they still overlap, turn them (unbroken) upright, 90 degrees."""
     if not _xtick_overlap(ax):
         return
-    labels = [t.get_text() for t in ax.get_xticklabels()]
+    ticks, labels = ax.get_xticks(), [t.get_text() for t in ax.get_xticklabels()]
     if any(" " in s for s in labels):
-        ax.set_xticks(ax.get_xticks(), [textwrap.fill(s, 12) for s in labels])
-    if _xtick_overlap(ax):
-        ax.tick_params(axis="x", labelrotation=90)
+        for width in (12, 8):
+            ax.set_xticks(ticks, [textwrap.fill(s, width, break_long_words=False) for s in labels])
+            if not _xtick_overlap(ax):
+                return
+        ax.set_xticks(ticks, labels)
+    ax.tick_params(axis="x", labelrotation=90)
 
 
 def _legend_outside(ax: Axes) -> None:
@@ -96,20 +99,22 @@ def _log_ticks(ax: Axes) -> None:
 
 
 def _short_log_axis(axis) -> bool:
-    """Label a log axis that shows fewer than two decades' ticks at 2 and 5 (or 2, 3, 5, 7, or every digit)
-    times a power of ten, as plain numbers, so it still carries numbers to read values by (True if it did;
+    """Label a log (or positive symlog) axis that shows fewer than two decades' ticks at 2 and 5 (or 2, 3,
+    5, 7, or every digit, or also 1.2 and 1.5) times a power of ten, the first set to spread over at least
+    half the axis, as plain numbers, so it still carries numbers to read values by (True if it did;
     `_drop_crowded_minor_labels` then removes those that touch a neighbour)."""
     lo, hi = sorted(axis.get_view_interval())
-    if axis.get_scale() != "log" or lo <= 0:
+    if axis.get_scale() not in ("log", "symlog") or lo <= 0:  # symlog: only a view on its positive side
         return False
     majors = [v for v in axis.get_majorticklocs() if _in_view(axis, v)]
     if len(majors) >= 2:
         return False
     decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
-    for subs in ((2, 5), (2, 3, 5, 7), range(2, 10)):
+    for subs in ((2, 5), (2, 3, 5, 7), range(2, 10), (1.2, 1.5, *range(2, 10))):
         inside = [m * 10.0 ** k for k in decades for m in subs if _in_view(axis, m * 10.0 ** k)]
-        if len(inside) + len(majors) >= 2:
-            break
+        shown = sorted(inside + majors)
+        if len(shown) >= 2 and math.log10(shown[-1] / shown[0]) >= 0.5 * math.log10(hi / lo):
+            break  # labels over at least half the axis
     axis.set_minor_locator(FixedLocator(inside))
     axis.set_minor_formatter(FuncFormatter(lambda v, pos: f"{v:g}"))
     return True
@@ -161,14 +166,14 @@ def style_figure(fig: Figure) -> Figure:
         pass
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()  # lays the axes out, so titles are measured against their final widths
-    short = [axis for ax in fig.get_axes() for axis in (ax.xaxis, ax.yaxis) if _short_log_axis(axis)]
-    if short:
-        canvas.draw()
-        for axis in short:
-            _drop_crowded_minor_labels(axis)
     for ax in fig.get_axes():
         _wrap_title(ax)
         _untangle_xticks(ax)
+    short = [axis for ax in fig.get_axes() for axis in (ax.xaxis, ax.yaxis) if _short_log_axis(axis)]
+    if short:
+        canvas.draw()  # the final layout (wrapped titles and labels), then thin out crowded labels
+        for axis in short:
+            _drop_crowded_minor_labels(axis)
     return fig
 
 

@@ -196,14 +196,29 @@ def test_style_figure_keeps_numbers_on_short_log_axes_and_untangles_labels():
     left.legend()
     left.set_title("relative error vs radius, float32 implementation a, long enough to collide")
     right.set_title("relative error vs radius, float32 implementation b, long enough to collide")
-    right.bar(["GM-VAE closed-form KL", "GM-VAE Monte Carlo KL", "Euclidean VAE", "wrapped normal MC KL"],
-              [1, 2, 3, 4])
+    names = ["GM-VAE closed-form KL", "GM-VAE Monte Carlo KL", "Euclidean VAE", "wrapped normal MC KL"]
+    right.bar(names, [1, 2, 3, 4])
     before = text_overlaps(fig)
     assert before, "the unstyled figure has colliding titles and tick labels"
     style_figure(fig)
     assert text_overlaps(fig) == []
     assert len(_labels(left, "x")) >= 2 and len(_labels(left, "y")) >= 2, "a log axis without numbers"
     assert "\n" in left.get_title() and "\n" in right.get_title()
+    shown = [t.get_text() for t in right.get_xticklabels()]
+    assert [s.split() for s in shown] == [s.split() for s in names], "labels wrapped between words only"
+    assert right.get_xticklabels()[0].get_rotation() == 90 or all(len(line) <= 12 for s in shown
+                                                                  for line in s.split("\n"))
+
+
+def test_short_symlog_axis_gets_numbers_over_most_of_its_range():
+    fig = Figure(figsize=(5, 3))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(range(60), [180 - 1.5 * i for i in range(60)])  # a loss from 180 down to 91.5: under one decade
+    ax.set_yscale("symlog")
+    style_figure(fig)
+    values = sorted(float(s) for s in _labels(ax, "y") if "mathdefault" not in s)
+    assert len(values) >= 2 and values[-1] / values[0] > 1.3, values
+    assert text_overlaps(fig) == []
 
 
 def test_sweep_values_are_shortened_for_the_methods_table():
