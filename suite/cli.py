@@ -1,8 +1,11 @@
 """The `neurophys` command (also `python -m suite`): `report`, `compare`, `list` and `audit`.
 
-Exit status: 0 done; 1 a pair or study failed (unless --allow-failures), or stdout was closed early;
-2 bad arguments or an output folder that cannot be used (nothing measured); 130 / 143 stopped by Ctrl-C /
-SIGTERM (nothing half-written).
+Exit status:
+  0    done (report: nothing failed, or --allow-failures)
+  1    report: written, but a pair or study failed (listed on stderr); any command: stdout closed early
+  2    bad arguments (a value out of range, an unknown --only domain, --device cuda without CUDA, a --baseline
+       or compare input that is not a report, an --out that cannot be used): nothing measured or written
+  130  stopped by Ctrl-C; 143 stopped by SIGTERM: no half-written output, an earlier report left intact
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ from suite import registry
 from suite.audit import cli as audit_cli
 
 SEED_MAX = 2**63 - 1
+
+
+class UsageError(ValueError):
+    """An argument argparse cannot check alone (an unknown domain, CUDA asked for but absent): exit 2."""
 
 
 def _version() -> str:
@@ -60,7 +67,7 @@ def _devices(choice: str) -> list[str]:
         return ["cpu"]
     if choice == "cuda":
         if not torch.cuda.is_available():
-            raise SystemExit("neurophys: --device cuda was asked for but torch.cuda.is_available() is False")
+            raise UsageError("--device cuda was asked for but torch.cuda.is_available() is False")
         return ["cuda"]
     return registry.available_devices()
 
@@ -72,7 +79,7 @@ def _only(values: list[str] | None) -> list[str] | None:
     known = registry.domains()
     unknown = sorted(set(names) - set(known))
     if unknown:
-        raise SystemExit(f"neurophys: --only got unknown domain(s) {unknown}; known: {known}")
+        raise UsageError(f"--only got unknown domain(s) {unknown}; known: {known}")
     return names
 
 
@@ -146,12 +153,13 @@ def failures(res) -> list[str]:
 
 
 def _guarded(work: Callable[[], int]) -> int:
-    """Run `work`, turning an unusable --out (exit 2) and Ctrl-C / SIGTERM (130 / 143) into one line."""
-    from suite.report import OutputError, Terminated
+    """Run `work`, turning a bad argument or an unusable --out (exit 2) and Ctrl-C / SIGTERM (130 / 143)
+    into one line on stderr."""
+    from suite.report import BaselineError, OutputError, Terminated
 
     try:
         return work()
-    except OutputError as exc:
+    except (UsageError, OutputError, BaselineError) as exc:
         print(f"neurophys: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
@@ -162,9 +170,10 @@ def _guarded(work: Callable[[], int]) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from suite.report import check_output, generate
+    from suite.report import check_output, generate, load_baseline
 
-    check_output(args.out)  # first: an unusable --out fails in a second, not after the registry loads
+    check_output(args.out)  # first: an unusable --out or --baseline fails in a second, before any loading
+    load_baseline(args.baseline)
     devices = _devices(args.device)
     only = _only(args.only)
     t0 = time.perf_counter()
@@ -173,7 +182,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     progress = Progress(total, silent=args.silent)
     try:
         res = generate(args.out, devices=devices, quick=args.quick, only=only, seed=args.seed, timeout=timeout,
-                       progress=progress, speed=not args.no_speed)
+                       progress=progress, speed=not args.no_speed, baseline=args.baseline)
     finally:
         progress.close()
     failed = failures(res)
@@ -195,7 +204,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         out = compare(args.reports, args.out)
     except FileNotFoundError as exc:
-        raise SystemExit(f"neurophys: {exc}") from None
+        raise UsageError(str(exc)) from None
     print(f"comparison written to {out}/index.html")
     return 0
 
@@ -219,34 +228,80 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+REPORT_EPILOG = """\
+writes (into --out, swapped in only when complete):
+  index.html    the self-contained page (figures and the Japanese glyphs it needs embedded)
+  results.json  everything measured (the input of `neurophys compare` and of --baseline)
+  results.csv   accuracy and speed rows;  machine.json  the machine, commit, mode, seed
+
+exit status:
+  0    written and nothing failed (or --allow-failures)
+  1    written, but a pair or study failed (each listed on stderr); or stdout was closed early
+  2    nothing measured: a bad value (--seed, --timeout), an unknown --only domain, --device cuda without
+       CUDA, a --baseline that is not a report, or an --out that is not new, empty or an earlier report
+  130  stopped by Ctrl-C; 143 stopped by SIGTERM: nothing half-written, an earlier report left intact
+
+examples:
+  neurophys report --quick --device cpu --out reports/quick
+  neurophys report --out reports/cpu                              # full run: the report's verdicts
+  neurophys report --quick --baseline reports/cpu --out reports/q # first screen: verdicts that differ
+"""
+
+COMPARE_EPILOG = """\
+writes index.html (each report's mode, commit, devices and date; a warning when quick and full runs or
+different commits are mixed; verdicts, speed and accuracy side by side) and reports/claims/speed/
+accuracy .csv into --out.
+
+exit status: 0 written; 1 stdout closed early; 2 an input that is not a report folder or an unusable
+--out (nothing written); 130 / 143 stopped by Ctrl-C / SIGTERM.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="neurophys", description=__doc__.split("\n\n")[0],
+    raw = argparse.RawDescriptionHelpFormatter
+    ap = argparse.ArgumentParser(prog="neurophys", description=__doc__.split("\n\n")[0], formatter_class=raw,
                                  epilog=__doc__.split("\n\n", 1)[1].strip())
     ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = ap.add_subparsers(dest="cmd", metavar="{report,compare,list,audit}")
-    rep = sub.add_parser("report", help="measure every pair and study and write an HTML report")
+    rep = sub.add_parser("report", help="measure every pair and study and write an HTML report",
+                         description="Measure every naive/fixed pair (accuracy vs an oracle, speed) and every\n"
+                                     "study, judge each claim of the research report by its declared rule, and\n"
+                                     "write a self-contained HTML report.",
+                         epilog=REPORT_EPILOG, formatter_class=raw)
     rep.add_argument("--out", default="neurophys-report",
                      help="output folder (default: ./neurophys-report); must be new, empty or an earlier report")
     rep.add_argument("--device", choices=["cpu", "cuda", "all"], default="all",
                      help="where to measure: all = CPU, plus CUDA when available (default)")
-    rep.add_argument("--quick", action="store_true", help="reduced sweeps and sizes (minutes, not tens of minutes)")
+    rep.add_argument("--quick", action="store_true",
+                     help="reduced sweeps and sizes (minutes, not tens of minutes); its verdicts are "
+                          "indicative only and can differ from a full run's")
     rep.add_argument("--only", action="append", metavar="DOMAIN",
-                     help="restrict to domain(s); repeatable or comma-separated")
+                     help="restrict to domain(s); repeatable or comma-separated (`neurophys list` names them)")
     rep.add_argument("--seed", type=_seed, default=0, help="seed of every study and input, 0 .. 2**63-1 (default 0)")
     rep.add_argument("--timeout", type=_timeout, default=900, metavar="SECONDS",
-                     help="seconds per pair step or study before it is marked failed (0: no limit; default 900)")
+                     help="seconds per pair step or study before it is marked failed (0 or inf: no limit; "
+                          "default 900)")
     rep.add_argument("--no-speed", action="store_true", help="skip the timing tables (accuracy and studies only)")
+    rep.add_argument("--baseline", metavar="DIR",
+                     help="an earlier report folder (or its results.json), typically a full run: the first "
+                          "screen lists the claims whose verdict differs from it; checked before measuring")
     rep.add_argument("--allow-failures", action="store_true",
                      help="exit 0 even when a pair or study failed (default: exit 1)")
-    rep.add_argument("--silent", action="store_true", help="no progress on stderr")
+    rep.add_argument("--silent", action="store_true",
+                     help="no progress on stderr (default: a progress bar on a terminal, numbered lines otherwise)")
     rep.set_defaults(func=cmd_report)
-    cmp_ = sub.add_parser("compare", help="put several reports (machines) side by side in one page")
-    cmp_.add_argument("reports", nargs="+", help="report folders, e.g. reports/cpu reports/cuda-h100")
+    cmp_ = sub.add_parser("compare", help="put several reports (machines) side by side in one page",
+                          description="Put several `neurophys report` folders (machines, devices) side by side.",
+                          epilog=COMPARE_EPILOG, formatter_class=raw)
+    cmp_.add_argument("reports", nargs="+", metavar="REPORT", help="report folders, e.g. reports/cpu reports/cuda-h100")
     cmp_.add_argument("--out", default="neurophys-compare",
                       help="output folder (default: ./neurophys-compare); must be new, empty or an earlier one")
     cmp_.set_defaults(func=cmd_compare)
-    lst = sub.add_parser("list", help="print the registered pairs and studies")
-    lst.add_argument("--only", action="append", metavar="DOMAIN")
+    lst = sub.add_parser("list", help="print the registered pairs and studies",
+                         description="Print the registered pairs (naive vs fixed) and studies.",
+                         epilog="exit status: 0 printed; 1 stdout closed early; 2 an unknown --only domain.",
+                         formatter_class=raw)
+    lst.add_argument("--only", action="append", metavar="DOMAIN", help="restrict to domain(s), as for report")
     lst.set_defaults(func=cmd_list)
     audit_cli.add_parser(sub)
     return ap

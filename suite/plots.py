@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,35 +18,64 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
-from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
 MIN_FONT_PT = 9.0
 LOG_MAJOR_TICKS = 6  # at most this many labelled decades per log axis (LogLocator skips decades beyond)
 
 
+def _in_view(axis, value: float) -> bool:
+    """Whether `value` lies within the axis' view limits, compared in its scale (log10 on a log axis)."""
+    lo, hi = sorted(axis.get_view_interval())
+    if axis.get_scale() == "log":
+        if value <= 0 or lo <= 0:
+            return False
+        value, lo, hi = math.log10(value), math.log10(lo), math.log10(hi)
+    tol = 1e-9 * max(hi - lo, 1e-300)
+    return lo - tol <= value <= hi + tol
+
+
 def _undrawn_tick_labels(fig: Figure) -> set[int]:
-    """ids of the tick labels the axes do not draw: ticks outside the view interval (the locator makes them, e.g.
-    -25 on a 0..100 axis) and spare ticks beyond the current locations (left from an earlier, longer set of
-    locations, with stale labels). Both stay visible text artists, but the axis never draws them."""
-    out = set()
+    """ids of tick labels whose tick lies outside its axis' view limits: matplotlib keeps them (visible,
+    with a stale position) but does not draw them."""
+    hidden = set()
     for ax in fig.get_axes():
         for axis in (ax.xaxis, ax.yaxis):
-            scale = axis.get_transform().transform  # compare in the axis' scale (log10 on a log axis)
-            lo, hi = sorted(scale(np.asarray(axis.get_view_interval(), dtype=float)))
-            tol = 1e-9 * (hi - lo)
-            for ticks, locs in ((axis.majorTicks, axis.get_majorticklocs()), (axis.minorTicks, axis.get_minorticklocs())):
-                for k, tick in enumerate(ticks):
-                    pos = scale(np.array([tick.get_loc()], dtype=float))[0]
-                    if k >= len(locs) or not lo - tol <= pos <= hi + tol:
-                        out.update((id(tick.label1), id(tick.label2)))
-    return out
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                if not _in_view(axis, tick.get_loc()):
+                    hidden |= {id(tick.label1), id(tick.label2)}
+    return hidden
 
 
 def _texts(fig: Figure) -> list[Text]:
     """Every drawn, non-empty text artist of `fig` (titles, labels, tick labels, legends, annotations)."""
-    undrawn = _undrawn_tick_labels(fig)
+    hidden = _undrawn_tick_labels(fig)
     return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and t.figure is not None
-            and id(t) not in undrawn]
+            and id(t) not in hidden]
+
+
+def _xtick_overlap(ax: Axes) -> bool:
+    """Whether two drawn x tick labels of `ax` overlap horizontally."""
+    renderer = ax.figure.canvas.get_renderer()
+    hidden = _undrawn_tick_labels(ax.figure)
+    drawn = [t for t in ax.get_xticklabels() if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
+    boxes = [t.get_window_extent(renderer) for t in drawn]
+    return any(a.x1 > b.x0 and b.x1 > a.x0 for a, b in itertools.combinations(boxes, 2))
+
+
+def _untangle_xticks(ax: Axes) -> None:
+    """When x tick labels overlap (long category names): break them onto lines of about 12, then 8
+    characters; if they still overlap, turn them (unbroken) upright, 90 degrees."""
+    if not _xtick_overlap(ax):
+        return
+    ticks, labels = ax.get_xticks(), [t.get_text() for t in ax.get_xticklabels()]
+    if any(" " in s for s in labels):
+        for width in (12, 8):
+            ax.set_xticks(ticks, [textwrap.fill(s, width, break_long_words=False) for s in labels])
+            if not _xtick_overlap(ax):
+                return
+        ax.set_xticks(ticks, labels)
+    ax.tick_params(axis="x", labelrotation=90)
 
 
 def _legend_outside(ax: Axes) -> None:
@@ -60,25 +90,68 @@ def _legend_outside(ax: Axes) -> None:
 
 
 def _log_ticks(ax: Axes) -> None:
-    """At most LOG_MAJOR_TICKS labelled decades per log axis, unlabelled minor ticks; an axis with no power of
-    10 inside its view gets at most 3 labelled round values instead (else it would show no label at all)."""
+    """At most `LOG_MAJOR_TICKS` labelled decades per log axis; minor ticks unlabelled (see `_short_log_axis`)."""
     for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
-        if scale != "log":
-            continue
-        lo, hi = sorted(axis.get_view_interval())
-        if lo > 0 and math.floor(math.log10(hi)) < math.ceil(math.log10(lo)):  # no power of 10 inside
-            axis.set_major_locator(MaxNLocator(nbins=3))
-            axis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=False))
-            axis.set_minor_locator(NullLocator())
-        else:
+        if scale == "log":
             axis.set_major_locator(LogLocator(base=10, numticks=LOG_MAJOR_TICKS))
             axis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 0.1, numticks=12))
-        axis.set_minor_formatter(NullFormatter())
+            axis.set_minor_formatter(NullFormatter())
+
+
+def _short_log_axis(axis) -> bool:
+    """Label a log (or positive symlog) axis that shows fewer than two decades' ticks at 2 and 5 (or 2, 3,
+    5, 7, or every digit, or also 1.2 and 1.5) times a power of ten, the first set to spread over at least
+    half the axis, as plain numbers, so it still carries numbers to read values by (True if it did;
+    `_drop_crowded_minor_labels` then removes those that touch a neighbour)."""
+    lo, hi = sorted(axis.get_view_interval())
+    if axis.get_scale() not in ("log", "symlog") or lo <= 0:  # symlog: only a view on its positive side
+        return False
+    majors = [v for v in axis.get_majorticklocs() if _in_view(axis, v)]
+    if len(majors) >= 2:
+        return False
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    for subs in ((2, 5), (2, 3, 5, 7), range(2, 10), (1.2, 1.5, *range(2, 10))):
+        inside = [m * 10.0 ** k for k in decades for m in subs if _in_view(axis, m * 10.0 ** k)]
+        shown = sorted(inside + majors)
+        if len(shown) >= 2 and math.log10(shown[-1] / shown[0]) >= 0.5 * math.log10(hi / lo):
+            break  # labels over at least half the axis
+    axis.set_minor_locator(FixedLocator(inside))
+    axis.set_minor_formatter(FuncFormatter(lambda v, pos: f"{v:g}"))
+    return True
+
+
+def _drop_crowded_minor_labels(axis) -> None:
+    """Keep the minor tick labels (after a draw) that touch neither a major label nor a kept minor one."""
+    renderer = axis.figure.canvas.get_renderer()
+    kept = [t.label1.get_window_extent(renderer) for t in axis.get_major_ticks()
+            if _in_view(axis, t.get_loc()) and t.label1.get_text()]
+    locs = []
+    for tick in axis.get_minor_ticks():
+        if not _in_view(axis, tick.get_loc()):
+            continue
+        box = tick.label1.get_window_extent(renderer)
+        if not any(box.overlaps(k) for k in kept):
+            kept.append(box)
+            locs.append(tick.get_loc())
+    axis.set_minor_locator(FixedLocator(locs))
+
+
+def _wrap_title(ax: Axes) -> None:
+    """Break an axes title that is wider than its axes onto several lines (neighbouring titles never meet)."""
+    title = ax.title
+    text = title.get_text()
+    if not text or "\n" in text:
+        return
+    renderer = ax.figure.canvas.get_renderer()
+    ratio = title.get_window_extent(renderer).width / max(ax.get_window_extent(renderer).width, 1.0)
+    if ratio > 0.95:
+        title.set_text(textwrap.fill(text, width=max(int(0.9 * len(text) / ratio), 12)))
 
 
 def style_figure(fig: Figure) -> Figure:
     """The report's figure style, in place: constrained layout, every text at least `MIN_FONT_PT` points,
-    legends outside the axes, at most `LOG_MAJOR_TICKS` labelled decades per log axis."""
+    legends outside the axes, at most `LOG_MAJOR_TICKS` labelled decades per log axis (minor labels on
+    short log axes), titles wider than their axes wrapped, overlapping x tick labels wrapped or turned upright."""
     for ax in fig.get_axes():
         if ax.get_label() == "<colorbar>":
             continue
@@ -91,6 +164,16 @@ def style_figure(fig: Figure) -> Figure:
         fig.set_layout_engine("constrained")
     except RuntimeError:  # a colorbar made under another engine: keep that engine
         pass
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()  # lays the axes out, so titles are measured against their final widths
+    for ax in fig.get_axes():
+        _wrap_title(ax)
+        _untangle_xticks(ax)
+    short = [axis for ax in fig.get_axes() for axis in (ax.xaxis, ax.yaxis) if _short_log_axis(axis)]
+    if short:
+        canvas.draw()  # the final layout (wrapped titles and labels), then thin out crowded labels
+        for axis in short:
+            _drop_crowded_minor_labels(axis)
     return fig
 
 

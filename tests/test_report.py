@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -142,7 +143,7 @@ def test_failed_generation_leaves_previous_report_intact(fake_registry, tmp_path
     generate(out, devices=["cpu"], quick=True, speed=False)
     before = (out / "index.html").read_text()
 
-    def boom(res, folder):
+    def boom(res, folder, *rest):
         (folder / "index.html").write_text("half")
         raise OSError("disk full")
 
@@ -167,11 +168,13 @@ def test_cli_list_and_report(fake_registry, tmp_path, capsys):
     assert main(["report", "--out", str(tmp_path / "r"), "--device", "cpu", "--quick", "--only", "demo",
                  "--silent"]) == 1  # demo.broken fails: exit 1
     assert (tmp_path / "r" / "index.html").exists()
-    with pytest.raises(SystemExit, match="unknown domain"):
-        main(["report", "--only", "nosuchdomain", "--out", str(tmp_path / "x")])
+    capsys.readouterr()
+    assert main(["report", "--only", "nosuchdomain", "--out", str(tmp_path / "x")]) == 2
+    assert "neurophys: error: --only got unknown domain(s) ['nosuchdomain']" in capsys.readouterr().err
     if not torch.cuda.is_available():
-        with pytest.raises(SystemExit, match="cuda"):
-            main(["report", "--device", "cuda", "--out", str(tmp_path / "y")])
+        assert main(["report", "--device", "cuda", "--out", str(tmp_path / "y")]) == 2
+        assert "--device cuda was asked for" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
 def test_compare_puts_reports_side_by_side(fake_registry, tmp_path):
@@ -184,8 +187,7 @@ def test_compare_puts_reports_side_by_side(fake_registry, tmp_path):
     h1 = claims.set_index("claim").loc["H1"]
     assert [c.split(" / ")[-1] for c in h1.index] == ["cpu", "cpu", "disagree"]
     assert h1.tolist()[:2] == ["confirmed", "confirmed"] and pd.isna(h1["disagree"])
-    with pytest.raises(SystemExit, match="no results.json"):
-        main(["compare", str(tmp_path), "--out", str(tmp_path / "d")])
+    assert main(["compare", str(tmp_path), "--out", str(tmp_path / "d")]) == 2
 
 
 def test_real_registry_quick_report_runs_every_study_and_judges_every_claim(tmp_path):
@@ -226,3 +228,53 @@ def test_pair_thread_policy_is_what_its_timings_ran_with(fake_registry, tmp_path
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads must be a positive int"):
         dataclasses.replace(pairs["demo.scale"], threads=0)
+
+
+def test_compare_header_names_each_report_and_warns_when_modes_or_commits_mix(fake_registry, tmp_path):
+    _, studies = fake_registry
+    studies["demo.gpu_only"] = Study("demo.gpu_only", "Runs on CUDA only", _study_ok, claims=("H4",),
+                                     devices=("cuda",))
+    generate(tmp_path / "a", devices=["cpu"], quick=True, speed=False)
+    generate(tmp_path / "b", devices=["cpu"], quick=True, speed=False)
+    main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "same")])
+    assert "Warning" not in (tmp_path / "same" / "index.html").read_text()
+    data = json.loads((tmp_path / "b" / "results.json").read_text())
+    data["machine"].update(mode="full", commit="0123456789ab")
+    (tmp_path / "b" / "results.json").write_text(json.dumps(data))
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c")]) == 0
+    page = (tmp_path / "c" / "index.html").read_text()
+    assert "Quick and full reports are mixed" in page and "2 different commits" in page
+    reports = pd.read_csv(tmp_path / "c" / "reports.csv")
+    assert reports["mode"].tolist() == ["quick", "full"] and reports["commit"].tolist()[1] == "0123456789ab"
+    assert reports["devices"].tolist() == ["cpu", "cpu"] and reports["date"].notna().all()
+    claims = pd.read_csv(tmp_path / "c" / "claims.csv").set_index("claim")
+    h4 = claims.loc["H4"].iloc[0]
+    assert h4 == "not run on cpu: its studies (demo.gpu_only) run on cuda only", h4
+    assert claims.loc["H5"].iloc[0] == "not run on cpu: no study of the suite judges this claim"
+
+
+def test_baseline_lists_the_verdicts_that_differ_and_bad_baselines_exit_2(fake_registry, tmp_path, capsys):
+    generate(tmp_path / "full", devices=["cpu"], quick=True, speed=False)
+    data = json.loads((tmp_path / "full" / "results.json").read_text())
+    for c in data["claims"]:
+        if c["claim"] == "H1":
+            c["verdict"] = "refuted"  # as if the full run had refuted it
+    data["machine"].update(mode="full", commit="feedfacecafe")
+    (tmp_path / "full" / "results.json").write_text(json.dumps(data))
+    argv = ["report", "--out", str(tmp_path / "q"), "--device", "cpu", "--quick", "--no-speed", "--silent",
+            "--allow-failures"]
+    assert main([*argv, "--baseline", str(tmp_path / "full")]) == 0
+    page = (tmp_path / "q" / "index.html").read_text()
+    first = page[:page.index("<h2")]  # the first screen, before the summary section
+    assert "Compared with the baseline report" in first and "feedfacecafe" in first and "full mode" in first
+    changed = re.findall(r"<tr><td class=\"text\">(\w+)</td><td class=\"text\"><span class=\"verdict (\S+)\">", first)
+    assert changed == [("H1", "confirmed")]
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    for bad, why in ((tmp_path / "notes", "neither a report folder"), (tmp_path / "bad.json", "not a neurophys"),
+                     (tmp_path / "missing", "neither a report folder")):
+        capsys.readouterr()
+        assert main([*argv, "--out", str(tmp_path / "never"), "--baseline", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"neurophys: error: --baseline {bad}: ") and why in err, err
+        assert not (tmp_path / "never").exists()

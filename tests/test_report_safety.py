@@ -32,7 +32,7 @@ def measured(monkeypatch):
         calls.append(kw)
         return Results(machine={"mode": "quick"})
 
-    def fake_write_all(res, folder):
+    def fake_write_all(res, folder, *rest):
         (folder / "index.html").write_text("<title>neurophys-suite report</title>")
         (folder / "results.json").write_text(json.dumps({"machine": res.machine, "claims": []}))
         (folder / "machine.json").write_text("{}")
@@ -248,7 +248,7 @@ _SLOW_WRITER = textwrap.dedent("""
 
     report.collect = lambda **kw: Results(machine={})
 
-    def slow_write_all(res, folder):
+    def slow_write_all(res, folder, *rest):
         (folder / "index.html").write_text("half-written")
         print("writing", flush=True)
         time.sleep(60)

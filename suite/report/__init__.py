@@ -26,9 +26,10 @@ from pathlib import Path
 
 from suite import __version__
 from suite.report.collect import Progress, Results, collect
-from suite.report.render import write_all, write_comparison
+from suite.report.render import BaselineError, load_baseline, write_all, write_comparison
 
-__all__ = ["generate", "compare", "collect", "write_all", "Results", "OutputError", "Terminated",
+__all__ = ["generate", "compare", "collect", "write_all", "Results", "OutputError", "Terminated", "BaselineError",
+           "load_baseline",
            "check_output", "write_atomically", "MARKER", "MARKER_FORMAT"]
 
 MARKER = ".neurophys-report"
@@ -314,12 +315,14 @@ def write_atomically(out: str | Path, writer: Callable[[Path], None], *, kind: s
 
 def generate(out: str | Path, *, devices: list[str], quick: bool = False, only: list[str] | None = None,
              seed: int = 0, timeout: float | None = None, progress: Progress = lambda s: None,
-             speed: bool = True) -> Results:
-    """Measure (see `collect`) and write the report into `out`; `out` is checked before anything is measured."""
+             speed: bool = True, baseline: str | Path | None = None) -> Results:
+    """Measure (see `collect`) and write the report into `out`; `out` and `baseline` (an earlier report
+    whose verdicts the page compares with, see `load_baseline`) are checked before anything is measured."""
+    earlier = load_baseline(baseline)
     with _staging(out, "report") as tmp:
         res = collect(devices=devices, quick=quick, only=only, seed=seed, timeout=timeout, progress=progress,
                       speed=speed)
-        write_all(res, tmp)
+        write_all(res, tmp, earlier)
     return res
 
 

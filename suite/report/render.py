@@ -18,9 +18,10 @@ from matplotlib.figure import Figure
 from suite import registry
 from suite.plots import style_figure, text_overlaps
 from suite.claims import CLAIMS, VERDICTS
+from suite.report import cjk_font
 from suite.report.collect import Results
 from suite.report.tables import (accuracy_frame, checklist_rows, claim_rows, methods_rules, methods_studies,
-                                 speed_fits, speed_frame, speed_table, stability_table, summary)
+                                 not_run_on, speed_fits, speed_frame, speed_table, stability_table, summary)
 
 
 EMPTY_TITLE = "no value: not measured or not applicable for this row"
@@ -74,11 +75,7 @@ def fmt_number(x: Any) -> str:
     return str(x)
 
 
-_CJK = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
-
-
-def has_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))
+_CJK = re.compile(cjk_font.CJK.pattern + "+")  # a run of Japanese text, drawn in the embedded font
 
 
 def cell_html(x: Any) -> str:
@@ -170,15 +167,30 @@ def _study_view(run) -> dict[str, Any]:
     return view
 
 
+class BaselineError(ValueError):
+    """The --baseline given is not an earlier report this package can read."""
+
+
 def load_baseline(baseline: str | Path | None) -> dict[str, Any] | None:
-    """A previous report's results.json (the file, or the report folder holding it), or None."""
+    """An earlier report's results.json (the file, or the report folder holding it), checked to hold the
+    machine and per-claim verdicts the comparison needs; None for None. Raises BaselineError otherwise."""
     if baseline is None:
         return None
-    path = Path(baseline)
+    path = Path(baseline).expanduser()
     path = path / "results.json" if path.is_dir() else path
     if not path.is_file():
-        raise FileNotFoundError(f"baseline: {baseline} is neither a results.json nor a report folder holding one")
-    return json.loads(path.read_text(encoding="utf-8"))
+        raise BaselineError(f"--baseline {baseline}: neither a report folder holding results.json nor a "
+                            "results.json file (give the folder of an earlier `neurophys report`)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BaselineError(f"--baseline {baseline}: cannot read {path} as JSON ({exc})") from None
+    claims = data.get("claims") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("machine"), dict) or not isinstance(claims, list) \
+            or not all(isinstance(c, dict) and {"claim", "verdict"} <= set(c) for c in claims):
+        raise BaselineError(f"--baseline {baseline}: {path} is not a neurophys report's results.json "
+                            "(expected an object with 'machine' and a list of 'claims' with 'claim' and 'verdict')")
+    return data
 
 
 def verdict_changes(claims: list[dict[str, Any]], baseline: dict[str, Any]) -> list[dict[str, str]]:
@@ -220,6 +232,7 @@ def render_html(res: Results, baseline: dict[str, Any] | None = None) -> str:
         rules=html_table(methods_rules(res)), study_decls=html_table(methods_studies(res)),
         tables={k: html_table(pd.DataFrame(summ[k])) for k in
                 ("accuracy_wins", "accuracy_losses", "speed_wins", "speed_losses")},
+        cjk_font_face=cjk_font.font_face_css(), cjk_family=cjk_font.FAMILY,
         n_claims=len(CLAIMS), baseline=baseline and baseline.get("machine", {}),
         changes=verdict_changes(claims, baseline) if baseline else [], checklist=checklist_rows(res),
         pairs=[{"name": p.name, "claim": p.claim, "description": p.description, "size_label": p.size_label,
@@ -262,12 +275,12 @@ def results_csv(res: Results) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def write_all(res: Results, out: Path, baseline: str | Path | None = None) -> None:
+def write_all(res: Results, out: Path, baseline: dict[str, Any] | None = None) -> None:
     """Write index.html, results.csv, results.json and machine.json into the (fresh) folder `out`.
 
-    `baseline`: an earlier report's results.json (or its folder), typically a full run; the page lists the
-    claims whose verdict differs from it."""
-    (out / "index.html").write_text(render_html(res, load_baseline(baseline)), encoding="utf-8")
+    `baseline`: an earlier report's results (`load_baseline`), typically a full run; the first screen lists
+    the claims whose verdict differs from it."""
+    (out / "index.html").write_text(render_html(res, baseline), encoding="utf-8")
     results_csv(res).to_csv(out / "results.csv", index=False)
     (out / "results.json").write_text(json.dumps(results_json(res), indent=1, default=str), encoding="utf-8")
     (out / "machine.json").write_text(json.dumps(_jsonable(res.machine), indent=1), encoding="utf-8")
@@ -277,18 +290,58 @@ def _label(machine: dict[str, Any], folder: Path) -> str:
     return f"{folder.name}: {machine.get('gpu') or machine.get('cpu')}"
 
 
+def report_header(data: dict[str, Any], folder: Path) -> dict[str, str]:
+    """What a comparison says about each report it puts side by side: where, when, what was run."""
+    m = data.get("machine", {})
+    return {"report": _label(m, folder), "folder": str(folder), "mode": m.get("mode") or "unknown",
+            "devices": ", ".join(m.get("devices", [])) or "none", "commit": m.get("commit") or "unknown",
+            "date": m.get("date") or "unknown", "seed": str(m.get("seed", "unknown")),
+            "torch": m.get("torch") or "unknown"}
+
+
+def mixing_warnings(headers: list[dict[str, str]]) -> list[str]:
+    """Warnings when the reports compared differ in mode (quick vs full) or in source commit, so that a
+    difference in a column may come from the run or the code rather than the machine."""
+    out = []
+    modes = {h["mode"] for h in headers}
+    if len(modes) > 1:
+        quick = [h["report"] for h in headers if h["mode"] == "quick"]
+        out.append(f"Quick and full reports are mixed ({', '.join(quick)}: quick). Quick mode uses reduced "
+                   "sweeps and sizes: its verdicts are indicative only and can differ from a full run's, so a "
+                   "verdict that differs between these columns may come from the mode, not the machine.")
+    commits = {h["commit"] for h in headers}
+    if len(commits) > 1:
+        out.append(f"The reports come from {len(commits)} different commits ({', '.join(sorted(commits))}): "
+                   "a difference may come from the code, not the machine.")
+    return out
+
+
+def device_verdict(claim: dict[str, Any], device: str, devices: list[str]) -> str:
+    """A report's verdict on `claim` on one of its devices, or "not run on <device>: <why>".
+
+    Reports from before per-device verdicts (no `by_device`) give their overall verdict for every device."""
+    by_device = claim.get("by_device")
+    if by_device is None and claim["verdict"] != "not run on these devices":
+        return claim["verdict"]
+    if by_device and device in by_device:
+        return by_device[device]
+    why = claim.get("why") if claim["verdict"] == "not run on these devices" else None
+    return f"not run on {device}: {why or not_run_on(claim['claim'], device, devices)}"
+
+
 def comparison_tables(dirs: list[Path]) -> dict[str, pd.DataFrame]:
     """Accuracy, speed and claim verdicts of several reports, one column per report (and device)."""
-    acc, sp, claims = [], [], []
+    acc, sp, claims, headers = [], [], [], []
     for d in dirs:
         data = json.loads((d / "results.json").read_text(encoding="utf-8"))
-        label = _label(data["machine"], d)
+        headers.append(report_header(data, d))
+        label = headers[-1]["report"]
+        devices = list(data["machine"].get("devices", []))
         acc += [{**r, "report": label} for r in data["accuracy"] if r.get("status") == "ok"]
         sp += [{**r, "report": label} for r in data["speed"] if r.get("status") == "ok"]
-        claims += [{"claim": c["claim"], "report": f"{label} / {dev}", "verdict": v}
-                   for c in data["claims"] for dev in data["machine"]["devices"]
-                   for v in [(c.get("by_device") or {}).get(dev, c["verdict"])]]
-    out = {}
+        claims += [{"claim": c["claim"], "report": f"{label} / {dev}", "verdict": device_verdict(c, dev, devices)}
+                   for c in data["claims"] for dev in devices]
+    out = {"reports": pd.DataFrame(headers)}
     if acc:
         a = pd.DataFrame(acc)
         a["rel_error"] = pd.to_numeric(a.rel_error, errors="coerce")
@@ -310,10 +363,12 @@ def comparison_tables(dirs: list[Path]) -> dict[str, pd.DataFrame]:
 
 
 def write_comparison(dirs: list[Path], out: Path) -> None:
+    """index.html (the reports' header table, mixing warnings, verdicts, speed, accuracy) and one CSV per table."""
     tables = comparison_tables(dirs)
     env = Environment(loader=PackageLoader("suite.report", "templates"), autoescape=select_autoescape(["html"]))
     html = env.get_template("compare.html").render(
-        reports=[str(d) for d in dirs], tables={k: html_table(v) for k, v in tables.items()})
+        warnings=mixing_warnings(tables["reports"].to_dict(orient="records")),
+        tables={k: html_table(v) for k, v in tables.items()})
     (out / "index.html").write_text(html, encoding="utf-8")
     for k, df in tables.items():
         df.to_csv(out / f"{k}.csv", index=False)

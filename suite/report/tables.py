@@ -109,14 +109,20 @@ def methods_rules(res: Results) -> pd.DataFrame:
                         ).sort_values(["claim", "study"]) if any(s.rules for s in studies.values()) else pd.DataFrame()
 
 
+def sweep_value(value: Any, limit: int = 60) -> str:
+    """A sweep value as a reader scans it: a mapping by its keys (its values are in the study's source),
+    anything else as printed; cut to `limit` characters with an ellipsis."""
+    text = f"{len(value)} settings ({', '.join(map(str, value))})" if isinstance(value, dict) else str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
 def methods_studies(res: Results) -> pd.DataFrame:
     """Every study's declaration: its sweep (quick / full), needs, threads, devices (and why host-only)."""
     studies = {r.study.name: r.study for r in res.studies}
-    mode = res.machine.get("mode") == "quick"
     return pd.DataFrame([{
         "study": s.name, "claims": ", ".join(s.claims),
-        "sweep (this run)": ", ".join(f"{k}={v}" for k, v in vars(s.params(mode)).items()),
-        "sweep (quick / full)": "; ".join(f"{k}: {q} / {f}" for k, (q, f) in s.sweep.items()),
+        f"sweep: quick / full (this run: {res.machine.get('mode')})":
+            "; ".join(f"{k}: {sweep_value(q)} / {sweep_value(f)}" for k, (q, f) in s.sweep.items()),
         "needs": ", ".join(s.needs), "threads": s.threads or "caller's",
         "devices": ", ".join(s.devices) + (f" (host-side: {s.host})" if s.host else "")} for s in studies.values()])
 
@@ -159,6 +165,22 @@ def not_run_reason(cid: str, res: Results) -> str:
     return f"its studies ({', '.join(s.name for s in judges)}) were not selected in this run (--only)"
 
 
+def not_run_on(cid: str, device: str, devices: list[str]) -> str:
+    """Why claim `cid` has no verdict on `device` in a report that measured `devices`: the report did not
+    measure that device, no study judges the claim, its studies are declared for other devices only, or
+    they did not run there in this report."""
+    if device not in devices:
+        return f"this report did not measure {device} (it measured {', '.join(devices) or 'nothing'})"
+    judges = [s for s in registry.studies() if cid in s.claims]
+    if not judges:
+        return "no study of the suite judges this claim"
+    names = ", ".join(s.name for s in judges)
+    if not any(device in s.devices for s in judges):
+        declared = sorted({d for s in judges for d in s.devices})
+        return f"its studies ({names}) are declared for {', '.join(declared)} only"
+    return f"its studies ({names}) did not run on {device} in this report (left out by --only, or failed)"
+
+
 def claim_rows(res: Results) -> list[dict[str, Any]]:
     """One row per claim of CLAIMS.md: its verdict per device, the merged verdict, and the evidence.
 
@@ -185,6 +207,7 @@ def claim_rows(res: Results) -> list[dict[str, Any]]:
         rows.append({
             "claim": cid, "section": section, "text": text, "verdict": overall, "by_device": per_device,
             "devices_disagree": len(set(measured.values())) > 1, "why": why,
+            "not_run_on": {d: not_run_on(cid, d, devices) for d in devices if d not in per_device},
             "headline": "; ".join(dict.fromkeys(one_line(v.evidence) for _, v in found if v.verdict == overall))
             or "; ".join(dict.fromkeys(one_line(v.evidence) for _, v in found)),
             "evidence": [{"study": run.study.name, "device": run.device, "verdict": v.verdict,
