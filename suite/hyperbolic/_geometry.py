@@ -441,17 +441,22 @@ def _pointwise(a, b, from_terms, k: float, far=None, checks=(), finite: bool = F
 
 
 
-# CUDA fast path: the whole distance as one branch-free function (`_branch_free_terms`: every pair takes the
-# cancellation-free terms and, where needed, the exact minors, chosen by torch.where), compiled by
+# CUDA fast path, opt-in: the whole distance as one branch-free function (`_branch_free_terms`: every pair takes
+# the cancellation-free terms and, where needed, the exact minors, chosen by torch.where), compiled by
 # torch.compile (Triton) into a few fused kernels, so it reads the inputs once and needs no host read unless
-# validating (then one, for the flags). Optional: where Triton is missing or compiling fails (warned once),
-# the eager path with its one host read (`_pair_terms`) runs.
+# validating (then one, for the flags). Off by default (`COMPILE_ON_CUDA`): on one H200 the first call
+# compiled for 52 s (torch 2.11, Triton 3.6) and its speed at device-bound sizes is not measured yet; the
+# eager path with its one host read (`_pair_terms`) runs instead. Where Triton is missing or compiling fails
+# (warned once), the eager path runs too.
+COMPILE_ON_CUDA = False
 _COMPILED: dict = {}
 
 
 def _call_fused(fn, *args):
-    """fn(*args) compiled for CUDA tensors where Triton is installed, else None (the caller runs eagerly)."""
-    if args[0].device.type != "cuda" or _COMPILED.get(fn, 0) is None or importlib.util.find_spec("triton") is None:
+    """fn(*args) compiled for CUDA tensors when `COMPILE_ON_CUDA` is set and Triton is installed, else None
+    (the caller runs eagerly)."""
+    if (not COMPILE_ON_CUDA or args[0].device.type != "cuda" or _COMPILED.get(fn, 0) is None
+            or importlib.util.find_spec("triton") is None):
         return None
     if fn not in _COMPILED:
         _COMPILED[fn] = torch.compile(fn, dynamic=True)
@@ -502,7 +507,7 @@ def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check:
     `geoopt.Lorentz.projx`): x_0 is read only by the on-manifold check, because its rounding
     (eps x_0^2 in <x, x>_L) would otherwise decide the distance of close points beyond radius ~8.
 
-    Cost: as `tangent_distance` (`_fused_lorentz` on CUDA with Triton: no host read unless validating); the
+    Cost: as `tangent_distance` (`_fused_lorentz` when compiled on CUDA: no host read unless validating); the
     on-manifold flags are read in the same host read as the rest.
 
     Args:
@@ -590,9 +595,9 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
     < 1e-5 to radius 50, common rays and nearly radial pairs included; float64 inputs 1e-9 to radius 30
     for norms 0 or >= 1e-150 (below that |v|^2 underflows float64).
 
-    Cost: on CUDA with Triton, one compiled branch-free function (`_fused_tangent`), no host read unless
-    validating (one); elsewhere the Gram form with the pairs it cannot resolve refined, decided in one host
-    read (`_pair_terms`).
+    Cost: the Gram form with the pairs it cannot resolve refined, decided in one host read (`_pair_terms`);
+    on CUDA with `suite.hyperbolic._geometry.COMPILE_ON_CUDA = True` and Triton, one compiled branch-free
+    function (`_fused_tangent`) instead, no host read unless validating (one).
 
     Args:
         v, w: [..., n] tangent vectors, broadcastable.
