@@ -583,10 +583,14 @@ class _Circulant(torch.autograd.Function):
 
 def _kernel_spectra(w: torch.Tensor, b: torch.Tensor | None, unitary: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(rfft(w) or its unit projection, rfft(b)), without autograd (`_Circulant` differentiates itself); the
-    finiteness of w and b is read off the DC bins while validating."""
+    finiteness of w and b is read off the DC bins while validating (off the row norms of the projection's
+    scale guard for a unitary w: `_unit_spectrum`)."""
     with torch.no_grad():
-        W = phasor_key(w) if unitary else torch.fft.rfft(w)
-        _check_dc_finite(torch.fft.rfft(w) if unitary else W, ((w, "w"),))
+        if unitary:
+            W = _unit_spectrum(w, "w", _inplace_ok(w))
+        else:
+            W = torch.fft.rfft(w)
+            _check_dc_finite(W, ((w, "w"),))
         B = None if b is None else torch.fft.rfft(b)
         if B is not None:
             _check_dc_finite(B, ((b, "b"),))
