@@ -650,7 +650,6 @@ def _check_bias(b: torch.Tensor, y: torch.Tensor) -> None:
     _check_finite_values(b, "b")
 
 
-
 class CirculantLinear(nn.Module):
     """Circulant linear layer `y = w (*) x + b` applied by FFT (research report sec. 2.3.2; Cheng et al., ICCV 2015).
 

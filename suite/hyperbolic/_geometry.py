@@ -150,7 +150,6 @@ def _wide(t: torch.Tensor) -> torch.Tensor:
     return t.to(torch.float64)
 
 
-
 def _off_manifold(x: torch.Tensor, k: float) -> torch.Tensor:
     """Boolean mask of rows that are not on the hyperboloid to relative tolerance ON_MANIFOLD_RTOL
     (or have x_0 <= 0, or are not finite). In float64, where squares of float32 coordinates cannot
@@ -439,8 +438,6 @@ def _pointwise(a, b, from_terms, k: float, far=None, checks=(), finite: bool = F
     return math.sqrt(k) * from_terms(*terms, far_mask), got
 
 
-
-
 # CUDA fast path, opt-in: the whole distance as one branch-free function (`_branch_free_terms`: every pair takes
 # the cancellation-free terms and, where needed, the exact minors, chosen by torch.where), compiled by
 # torch.compile (Triton) into a few fused kernels, so it reads the inputs once and needs no host read unless
@@ -561,8 +558,6 @@ def _lorentz_eager(x, y, k: float, check: bool):
         return out
 
     return _rowwise(block, x, y), bad
-
-
 
 
 def _check_norms_total(total: float, v: torch.Tensor, w: torch.Tensor) -> None:
