@@ -344,11 +344,17 @@ def _gram_terms(n1, n2, ab):
 def _exact_terms(a, b):
     """|a|^2 - |b|^2 = (a - b).(a + b) and sin^2(theta/2) from the float64 rows a, b [m, n] without
     cancellation (errors ~eps |a - b|, not eps |a|; `_direction_gap_sq`)."""
-    tiny = torch.finfo(a.dtype).tiny
-    na, nb = _dot(a, a).clamp_min(tiny).sqrt(), _dot(b, b).clamp_min(tiny).sqrt()
-    d = a - b
-    dn2 = _dot(d, a + b)
+    _, _, na, nb, d, dn2 = _difference_terms(a, b)
     return dn2, _direction_gap_sq(a, b, d, na, nb, dn2 / (na + nb))
+
+
+def _difference_terms(a, b):
+    """(|a|^2, |b|^2, |a|, |b|, d = a - b, |a|^2 - |b|^2 = d.(a + b)) of float64 rows a, b [..., n]: the
+    difference of squared norms without cancellation; norms floored at sqrt(tiny), as in `_gram_terms`."""
+    tiny = torch.finfo(a.dtype).tiny
+    n1, n2 = _dot(a, a), _dot(b, b)
+    d = a - b
+    return n1, n2, n1.clamp_min(tiny).sqrt(), n2.clamp_min(tiny).sqrt(), d, _dot(d, a + b)
 
 
 def _branch_free_terms(a, b, exact_products: bool = False):
@@ -359,11 +365,7 @@ def _branch_free_terms(a, b, exact_products: bool = False):
     |a|^2 + |b|^2 summed (finite iff the inputs are, up to overflow: the validation flag).
     `exact_products`: see `_minor_sin2_half` (it keeps the minors' [..., n, n] work to one product, so that a
     compiled kernel need not store it)."""
-    tiny = torch.finfo(a.dtype).tiny
-    n1, n2 = _dot(a, a), _dot(b, b)
-    na, nb = n1.clamp_min(tiny).sqrt(), n2.clamp_min(tiny).sqrt()
-    d = a - b
-    dn2 = _dot(d, a + b)
+    n1, n2, na, nb, d, dn2 = _difference_terms(a, b)
     s2 = _gap_sq(a, b, d, na, nb, dn2 / (na + nb))
     sel = _needs_minors(s2, na, nb)
     keep = sel.unsqueeze(-1)
