@@ -521,9 +521,8 @@ def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check:
 
     Raises:
         TypeError: a non-real-floating argument.
-        ValueError: different last dimensions, k not a finite positive number; while validating, NaN/Inf or a point off
-            the
-            hyperboloid (named, with its residual).
+        ValueError: different last dimensions, k not a finite positive number; while validating, NaN/Inf or a
+            point off the hyperboloid (named, with its residual).
 
     Example:
         >>> x, y = lorentz_expmap0(torch.tensor([0.0, 0.0])), lorentz_expmap0(torch.tensor([2.0, 0.0]))
@@ -777,9 +776,8 @@ def poincare_to_lorentz(p: torch.Tensor, k: float = 1.0) -> torch.Tensor:
         [..., n+1] points of the hyperboloid, p's dtype.
 
     Raises:
-        TypeError: p not real floating.  ValueError: k not a finite positive number; points on or outside the boundary
-            (they are at infinite
-            distance); NaN/Inf while validation is on.
+        TypeError: p not real floating.  ValueError: k not a finite positive number; points on or outside the
+            boundary (they are at infinite distance); NaN/Inf while validation is on.
 
     Example:
         >>> poincare_to_lorentz(torch.tensor([0.5, 0.0]))
@@ -874,8 +872,7 @@ def lorentz_cdist(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check: bo
     Raises:
         TypeError: a non-real-floating argument.
         ValueError: fewer than 2 dimensions, different last dimensions, k not a finite positive number; while
-            validating,
-            NaN/Inf or a point off the hyperboloid.
+            validating, NaN/Inf or a point off the hyperboloid.
 
     Example:
         >>> x = lorentz_expmap0(torch.tensor([[0.0, 0.0], [3.0, 0.0]]))
