@@ -404,9 +404,10 @@ def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     once, `irfft(sgn(X * Y), n=d)`, and checks in the same device sync that the shortcut was exact: every row
     max of x and y in the ordinary range, read off the row norms (`_ordinary`: no bin overflows, no product of
     informative bins turns subnormal, where `sgn` gives NaN or a wrong phase) and every bin of the result of
-    modulus 1 (one reduction: a zero bin of a factor leaves a zero). Otherwise (structured input: zero-mean, periodic, all-zero; or extreme
-    scale) it recomputes with `project`'s own arithmetic, `irfft(sgn(X') * sgn(Y'), n=d)` on rescaled rows
-    with zero bins set to 1. Two forward FFTs and one inverse, instead of six for the unfused form.
+    modulus 1 (one reduction: a zero bin of a factor leaves a zero). Otherwise (structured input:
+    zero-mean, periodic, all-zero; or extreme scale) it recomputes with `project`'s own arithmetic,
+    `irfft(sgn(X') * sgn(Y'), n=d)` on rescaled rows with zero bins set to 1. Two forward FFTs and one
+    inverse, instead of six for the unfused form.
 
     The output has a unit spectrum and norm 1 and equals `bind(project(x), project(y))` for every finite
     input, tiny, huge and subnormal scales included.
