@@ -404,9 +404,10 @@ def phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     once, `irfft(sgn(X * Y), n=d)`, and checks in the same device sync that the shortcut was exact: every row
     max of x and y in the ordinary range, read off the row norms (`_ordinary`: no bin overflows, no product of
     informative bins turns subnormal, where `sgn` gives NaN or a wrong phase) and every bin of the result of
-    modulus 1 (one reduction: a zero bin of a factor leaves a zero). Otherwise (structured input: zero-mean, periodic, all-zero; or extreme
-    scale) it recomputes with `project`'s own arithmetic, `irfft(sgn(X') * sgn(Y'), n=d)` on rescaled rows
-    with zero bins set to 1. Two forward FFTs and one inverse, instead of six for the unfused form.
+    modulus 1 (one reduction: a zero bin of a factor leaves a zero). Otherwise (structured input:
+    zero-mean, periodic, all-zero; or extreme scale) it recomputes with `project`'s own arithmetic,
+    `irfft(sgn(X') * sgn(Y'), n=d)` on rescaled rows with zero bins set to 1. Two forward FFTs and one
+    inverse, instead of six for the unfused form.
 
     The output has a unit spectrum and norm 1 and equals `bind(project(x), project(y))` for every finite
     input, tiny, huge and subnormal scales included.
@@ -583,10 +584,14 @@ class _Circulant(torch.autograd.Function):
 
 def _kernel_spectra(w: torch.Tensor, b: torch.Tensor | None, unitary: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(rfft(w) or its unit projection, rfft(b)), without autograd (`_Circulant` differentiates itself); the
-    finiteness of w and b is read off the DC bins while validating."""
+    finiteness of w and b is read off the DC bins while validating (off the row norms of the projection's
+    scale guard for a unitary w: `_unit_spectrum`)."""
     with torch.no_grad():
-        W = phasor_key(w) if unitary else torch.fft.rfft(w)
-        _check_dc_finite(torch.fft.rfft(w) if unitary else W, ((w, "w"),))
+        if unitary:
+            W = _unit_spectrum(w, "w", _inplace_ok(w))
+        else:
+            W = torch.fft.rfft(w)
+            _check_dc_finite(W, ((w, "w"),))
         B = None if b is None else torch.fft.rfft(b)
         if B is not None:
             _check_dc_finite(B, ((b, "b"),))
@@ -644,7 +649,6 @@ def _check_bias(b: torch.Tensor, y: torch.Tensor) -> None:
     if not _broadcasts(b.shape, y.shape) or torch.broadcast_shapes(b.shape, y.shape) != y.shape:
         raise ValueError(f"b of shape {tuple(b.shape)} must broadcast to the output shape {tuple(y.shape)}")
     _check_finite_values(b, "b")
-
 
 
 class CirculantLinear(nn.Module):

@@ -75,8 +75,12 @@ class Pair:
     def impls(self) -> dict[str, Callable[..., Any]]:
         """naive, fixed, the declared variants, then the installed plugins' (entry-point group
         `neurophys.variants`) under names the pair does not already use (`plugin_errors` lists clashes)."""
-        own = {"naive": self.naive, "fixed": self.fixed, **dict(self.variants)}
+        own = self._own_impls()
         return own | {n: fn for n, fn in _plugins().get(self.name, {}).items() if n not in own}
+
+    def _own_impls(self) -> dict[str, Callable[..., Any]]:
+        """naive, fixed and the declared variants: the names a plugin variant may not take."""
+        return {"naive": self.naive, "fixed": self.fixed, **dict(self.variants)}
 
     def impl(self, name: str) -> Callable[..., Any]:
         impls = self.impls()
@@ -340,8 +344,7 @@ def plugin_errors() -> dict[str, str]:
         if pair not in _PAIRS:
             errors |= {f"{pair}:{n}": f"no pair named {pair!r}; registered: {sorted(_PAIRS)}" for n in fns}
             continue
-        p = _PAIRS[pair]
-        taken = {"naive", "fixed", *p.variants}
+        taken = _PAIRS[pair]._own_impls()
         errors |= {f"{pair}:{n}": f"the name {n!r} is taken by the pair's own {n!r}; rename the entry point"
                    for n in fns if n in taken}
     return errors

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field

@@ -1,6 +1,7 @@
 """Counting host syncs: every read of a tensor's value on the host (`bool(t)`, `t.item()`, `t.tolist()`,
-`float(t)`, `int(t)`) blocks on the device on CUDA. Counting them on the CPU tells how many syncs an op costs
-on CUDA without a GPU."""
+`float(t)`, `int(t)`) and `t.nonzero()` (its output size) block on the device on CUDA. Counting them on the
+CPU tells how many syncs an op costs on CUDA without a GPU. Not counted: other data-dependent shapes
+(boolean-mask indexing `t[mask]`, `torch.nonzero(t)`, `unique`) and copies to the host (`t.cpu()`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 
 import torch
 
-_READS = ("__bool__", "item", "tolist", "__float__", "__int__")
+_READS = ("__bool__", "item", "tolist", "__float__", "__int__", "nonzero")
 
 
 @contextlib.contextmanager

@@ -78,6 +78,12 @@ def _random_phasor_cases():
     ]
 
 
+def _nan_weight(layer):
+    with torch.no_grad():
+        layer.weight[3] = NAN
+    return layer
+
+
 def _circulant_cases():
     x, w, b = _v(5, 8), _v(8), _v(8)
     layer = hg.CirculantLinear(8)
@@ -105,6 +111,9 @@ def _circulant_cases():
         Case("CirculantLinear(x): NaN x", lambda: layer(_with(x, NAN, (2, 2))), "x"),
         Case("CirculantLinear(x): Inf x", lambda: layer(_with(x, INF, (0, 7))), "x"),
         Case("CirculantLinear(x): 0-dim x", lambda: layer(torch.tensor(1.0)), "x"),
+        Case("CirculantLinear: NaN weight", lambda: _nan_weight(hg.CirculantLinear(8))(x), "w"),
+        Case("CirculantLinear(unitary=True): NaN weight", lambda: _nan_weight(hg.CirculantLinear(8, unitary=True))(x),
+             "w"),
     ]
 
 

@@ -278,3 +278,28 @@ def test_baseline_lists_the_verdicts_that_differ_and_bad_baselines_exit_2(fake_r
         err = capsys.readouterr().err
         assert err.startswith(f"neurophys: error: --baseline {bad}: ") and why in err, err
         assert not (tmp_path / "never").exists()
+
+
+def test_speed_rows_stop_timing_a_variant_past_the_per_call_budget(monkeypatch):
+    """A variant over `SLOW_CALL_MS` per call at one size is skipped at the larger ones, with its time as the
+    reason; the variants under the budget are still timed there."""
+    import importlib
+    import time
+
+    collect = importlib.import_module("suite.report.collect")  # `suite.report.collect` is also a function
+
+    def sleepy(x):
+        time.sleep(0.004)
+        return x
+
+    pair = Pair(name="demo.budget", naive=lambda x: x + 1, fixed=lambda x: 2 * x, variants={"sleepy": sleepy},
+                make_inputs=lambda n, dev, dt, g: (torch.randn(n, generator=g, dtype=dt).to(dev),),
+                sizes=(64, 256, 1024), devices=("cpu",))
+    monkeypatch.setattr(collect, "SLOW_CALL_MS", 2.0)
+    rows = {(r["impl"], r["size"]): r for r in collect.speed_rows(pair, "cpu", False, 0, lambda msg: None, None)}
+    assert rows["sleepy", 64]["status"] == "ok" and rows["sleepy", 64]["median_ms"] > 2.0
+    for size in (256, 1024):
+        assert rows["sleepy", size]["status"] == "skipped"
+        assert rows["sleepy", size]["error"].startswith("not timed above n=64: ")
+        assert "2 ms per-call budget" in rows["sleepy", size]["error"]
+        assert rows["fixed", size]["status"] == "ok" and rows["naive", size]["status"] == "ok"

@@ -36,15 +36,19 @@ def test_measure_stops_at_max_time():
 
 
 def test_measure_takes_few_repeats_of_a_slow_call():
-    """A call too slow for STABLE_REPEATS samples within max_time gets about the `repeats` asked for.
-
-    blocked_autorange keeps sampling until its minimum run time has passed, so one sample more than asked
-    can arrive (seen in CI on a loaded machine); what matters is that it does not wait for STABLE_REPEATS.
-    """
+    """A call too slow for STABLE_REPEATS samples within max_time gets the `repeats` asked for, one call per
+    sample (a call longer than BLOCK_TIME): each `Timer.timeit(number)` gives one sample, and sampling
+    stops as soon as there are `repeats` of them and `min_time` has passed."""
     import time
 
     t = measure(lambda: time.sleep(0.02), warmup=1, repeats=3, min_time=0.0, max_time=0.1)
-    assert 3 <= t.repeats < STABLE_REPEATS and t.number == 1
+    assert t.repeats == 3 and t.number == 1
+
+
+def test_measure_blocks_a_fast_call_to_about_block_time():
+    """A call much shorter than BLOCK_TIME is timed in blocks of several calls per sample."""
+    t = measure(lambda: torch.zeros(4).add_(1), repeats=3, min_time=0.0, max_time=1.0)
+    assert t.number > 1 and t.repeats >= STABLE_REPEATS
 
 
 def test_measure_records_threads_and_load_and_respects_the_callers_threads():

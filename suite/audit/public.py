@@ -56,17 +56,10 @@ def hrr_phasor_bind(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return hrr.binding(hrr.projection(x, -1), hrr.projection(y, -1), -1)
 
 
-def _fla_delta_rule(name: str, dtype: torch.dtype | None = None) -> Callable[..., Any]:
-    def fla_delta_rule(q, k, v, beta):
-        """fla's delta rule on the suite's layout: [B, H, T, D] -> fla's [B, T, H, D] and back (fla's default
-        scale is also Dk ** -0.5), in `dtype` when given (inputs cast, outputs cast back to the inputs'
-        dtype); returns (output, final state) as the suite's delta rule does."""
-        fn = getattr(anchors.library("fla.ops.delta_rule"), name)
-        tr = lambda t: t.transpose(1, 2).to(dtype or t.dtype).contiguous()  # noqa: E731
-        o, s = fn(tr(q), tr(k), tr(v), tr(beta), output_final_state=True)
-        return o.transpose(1, 2).to(q.dtype), s.to(q.dtype)
-    fla_delta_rule.__name__ = f"fla_{name}" + (f"_{str(dtype).split('.')[-1]}" if dtype else "")
-    return fla_delta_rule
+def fla_chunk_delta_rule_fp32(q, k, v, beta):
+    """fla's `chunk_delta_rule` on the suite's float32 inputs as given (the anchor `fla_chunk` runs it in
+    bfloat16, its supported dtype), through the anchors' layout adapter (`suite.anchors._fla_call`)."""
+    return anchors._fla_call(anchors.library("fla.ops.delta_rule").chunk_delta_rule, q.dtype, q, k, v, beta)
 
 
 PUBLIC: tuple[PublicImpl, ...] = (
@@ -83,12 +76,12 @@ PUBLIC: tuple[PublicImpl, ...] = (
     PublicImpl("pado_asm", "pado", "Propagator('ASM').forward", "optics.asm", anchors.pado_asm, ("pado",),
                "pado-optics"),
     PublicImpl("fla_chunk", "fla", "fla.ops.delta_rule.chunk_delta_rule", "fastweights.delta_rule",
-               _fla_delta_rule("chunk_delta_rule"), ("fla",), "fla-core", devices=("cuda",)),
+               fla_chunk_delta_rule_fp32, ("fla",), "fla-core", devices=("cuda",)),
     PublicImpl("fla_chunk_bf16", "fla", "fla.ops.delta_rule.chunk_delta_rule (bfloat16, its supported dtype)",
-               "fastweights.delta_rule", _fla_delta_rule("chunk_delta_rule", torch.bfloat16), ("fla",), "fla-core",
+               "fastweights.delta_rule", anchors.fla_chunk_delta_rule, ("fla",), "fla-core",
                devices=("cuda",)),
     PublicImpl("fla_fused_recurrent", "fla", "fla.ops.delta_rule.fused_recurrent_delta_rule",
-               "fastweights.delta_rule", _fla_delta_rule("fused_recurrent_delta_rule"), ("fla",), "fla-core",
+               "fastweights.delta_rule", anchors.fla_fused_recurrent_delta_rule, ("fla",), "fla-core",
                devices=("cuda",)),
 )
 

@@ -88,10 +88,11 @@ def regime_errors(impls: dict[str, tuple[Impl, torch.dtype]], inputs, device="cp
     """Relative errors (||x - x_ref|| / ||x_ref||) of each implementation against a float64 reference.
 
     impls: name -> (impl, dtype the inputs are cast to). The reference (default: the float64 chunkwise
-    delta rule on `device`, equal to the step-by-step recurrence to 1e-10 by the property tests) runs on the very inputs each implementation received (rounded to its dtype),
-    so input rounding is not counted against a kernel. Keys of each row: "o", "S_T", "update" (S_T - S_0),
-    "dq", "dk", "dv", "dbeta", "dS0", and "grad_max" (the largest gradient error); an implementation that
-    raises gets NaN for each and "error" (the exception).
+    delta rule on `device`, equal to the step-by-step recurrence to 1e-10 by the property tests) runs on the
+    very inputs each implementation received (rounded to its dtype), so input rounding is not counted
+    against a kernel. Keys of each row (`METRICS`): "o", "S_T", "update" (S_T - S_0), "dq", "dk", "dv",
+    "dbeta", "dS0", and "grad_max" (the largest gradient error); an implementation that raises gets NaN for
+    each and "error" (the exception).
     """
     ref = reference or (lambda q, k, v, b, S0: delta_rule(q, k, v, b, initial_state=S0, output_final_state=True,
                                                           backend="torch"))

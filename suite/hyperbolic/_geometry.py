@@ -150,7 +150,6 @@ def _wide(t: torch.Tensor) -> torch.Tensor:
     return t.to(torch.float64)
 
 
-
 def _off_manifold(x: torch.Tensor, k: float) -> torch.Tensor:
     """Boolean mask of rows that are not on the hyperboloid to relative tolerance ON_MANIFOLD_RTOL
     (or have x_0 <= 0, or are not finite). In float64, where squares of float32 coordinates cannot
@@ -345,11 +344,17 @@ def _gram_terms(n1, n2, ab):
 def _exact_terms(a, b):
     """|a|^2 - |b|^2 = (a - b).(a + b) and sin^2(theta/2) from the float64 rows a, b [m, n] without
     cancellation (errors ~eps |a - b|, not eps |a|; `_direction_gap_sq`)."""
-    tiny = torch.finfo(a.dtype).tiny
-    na, nb = _dot(a, a).clamp_min(tiny).sqrt(), _dot(b, b).clamp_min(tiny).sqrt()
-    d = a - b
-    dn2 = _dot(d, a + b)
+    _, _, na, nb, d, dn2 = _difference_terms(a, b)
     return dn2, _direction_gap_sq(a, b, d, na, nb, dn2 / (na + nb))
+
+
+def _difference_terms(a, b):
+    """(|a|^2, |b|^2, |a|, |b|, d = a - b, |a|^2 - |b|^2 = d.(a + b)) of float64 rows a, b [..., n]: the
+    difference of squared norms without cancellation; norms floored at sqrt(tiny), as in `_gram_terms`."""
+    tiny = torch.finfo(a.dtype).tiny
+    n1, n2 = _dot(a, a), _dot(b, b)
+    d = a - b
+    return n1, n2, n1.clamp_min(tiny).sqrt(), n2.clamp_min(tiny).sqrt(), d, _dot(d, a + b)
 
 
 def _branch_free_terms(a, b, exact_products: bool = False):
@@ -360,11 +365,7 @@ def _branch_free_terms(a, b, exact_products: bool = False):
     |a|^2 + |b|^2 summed (finite iff the inputs are, up to overflow: the validation flag).
     `exact_products`: see `_minor_sin2_half` (it keeps the minors' [..., n, n] work to one product, so that a
     compiled kernel need not store it)."""
-    tiny = torch.finfo(a.dtype).tiny
-    n1, n2 = _dot(a, a), _dot(b, b)
-    na, nb = n1.clamp_min(tiny).sqrt(), n2.clamp_min(tiny).sqrt()
-    d = a - b
-    dn2 = _dot(d, a + b)
+    n1, n2, na, nb, d, dn2 = _difference_terms(a, b)
     s2 = _gap_sq(a, b, d, na, nb, dn2 / (na + nb))
     sel = _needs_minors(s2, na, nb)
     keep = sel.unsqueeze(-1)
@@ -437,8 +438,6 @@ def _pointwise(a, b, from_terms, k: float, far=None, checks=(), finite: bool = F
     checks = list(checks) + ([n1.sum() + n2.sum()] if finite else [])
     terms, far_mask, got = _pair_terms(n1, n2, _dot(a, b) / k, rows, refine, far, checks)
     return math.sqrt(k) * from_terms(*terms, far_mask), got
-
-
 
 
 # CUDA fast path, opt-in: the whole distance as one branch-free function (`_branch_free_terms`: every pair takes
@@ -522,9 +521,8 @@ def lorentz_distance(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check:
 
     Raises:
         TypeError: a non-real-floating argument.
-        ValueError: different last dimensions, k not a finite positive number; while validating, NaN/Inf or a point off
-            the
-            hyperboloid (named, with its residual).
+        ValueError: different last dimensions, k not a finite positive number; while validating, NaN/Inf or a
+            point off the hyperboloid (named, with its residual).
 
     Example:
         >>> x, y = lorentz_expmap0(torch.tensor([0.0, 0.0])), lorentz_expmap0(torch.tensor([2.0, 0.0]))
@@ -561,8 +559,6 @@ def _lorentz_eager(x, y, k: float, check: bool):
         return out
 
     return _rowwise(block, x, y), bad
-
-
 
 
 def _check_norms_total(total: float, v: torch.Tensor, w: torch.Tensor) -> None:
@@ -780,9 +776,8 @@ def poincare_to_lorentz(p: torch.Tensor, k: float = 1.0) -> torch.Tensor:
         [..., n+1] points of the hyperboloid, p's dtype.
 
     Raises:
-        TypeError: p not real floating.  ValueError: k not a finite positive number; points on or outside the boundary
-            (they are at infinite
-            distance); NaN/Inf while validation is on.
+        TypeError: p not real floating.  ValueError: k not a finite positive number; points on or outside the
+            boundary (they are at infinite distance); NaN/Inf while validation is on.
 
     Example:
         >>> poincare_to_lorentz(torch.tensor([0.5, 0.0]))
@@ -877,8 +872,7 @@ def lorentz_cdist(x: torch.Tensor, y: torch.Tensor, k: float = 1.0, *, check: bo
     Raises:
         TypeError: a non-real-floating argument.
         ValueError: fewer than 2 dimensions, different last dimensions, k not a finite positive number; while
-            validating,
-            NaN/Inf or a point off the hyperboloid.
+            validating, NaN/Inf or a point off the hyperboloid.
 
     Example:
         >>> x = lorentz_expmap0(torch.tensor([[0.0, 0.0], [3.0, 0.0]]))
