@@ -236,7 +236,8 @@ writes (into --out, swapped in only when complete):
 
 exit status:
   0    written and nothing failed (or --allow-failures)
-  1    written, but a pair or study failed (each listed on stderr); or stdout was closed early
+  1    written, but a pair, study or installed plugin variant failed (each listed on stderr); or stdout
+       was closed early
   2    nothing measured: a bad value (--seed, --timeout), an unknown --only domain, --device cuda without
        CUDA, a --baseline that is not a report, or an --out that is not new, empty or an earlier report
   130  stopped by Ctrl-C; 143 stopped by SIGTERM: nothing half-written, an earlier report left intact

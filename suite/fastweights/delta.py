@@ -385,9 +385,8 @@ def gated_delta_rule(q, k, v, beta, g, *, scale=None, chunk_size=64, initial_sta
         initial_state: S_0 [B, H, Dk, Dv] (in either layout) or None (zeros).
         output_final_state: also return S_T.
         layout: "BHTD" (default) or "BTHD".
-        backend: "torch" (the PyTorch path, the reference), "triton" (the state recurrence as one Triton
-            kernel, forward and backward; CUDA tensors) or "auto" (Triton on CUDA tensors when it imports,
-            else PyTorch; `suite.fastweights.delta.AUTO_TRITON_ON_CUDA = False` turns that off).
+        backend: as in `delta_rule` ("torch", "triton": exact fp32 products for Dk <= 64, "tf32x3" above;
+            "auto": Triton on CUDA tensors when it imports).
 
     Returns:
         (o, S_T or None): o [B, H, T, Dv] (in the input layout), S_T [B, H, Dk, Dv], both in the promoted
