@@ -163,7 +163,7 @@ def measure(fn: Callable[[], object], *, warmup: int = 2, repeats: int = 7, min_
             max_time: float = 5.0, num_threads: int | None = None) -> Timing:
     """Time `fn()` with `torch.utils.benchmark.Timer` and the synchronising `timer`, in blocks of ~10 ms.
 
-    After `warmup` calls (the last of which fixes the block: `number = ceil(BLOCK_TIME / one call)` calls per
+    After `warmup` calls (the fastest after the first fixes the block: `number = ceil(BLOCK_TIME / one call)` calls per
     sample, 1 for calls longer than a block), samples are taken with `Timer.timeit(number)` until there are
     `repeats` of them (at least `STABLE_REPEATS` when they fit in half of `max_time`) and `min_time` seconds
     have been spent, stopping past `max_time` seconds once there are 3. (`blocked_autorange` grows its block
@@ -175,11 +175,14 @@ def measure(fn: Callable[[], object], *, warmup: int = 2, repeats: int = 7, min_
     load = load_average()
     t = tbench.Timer("fn()", globals={"fn": fn}, timer=timer, num_threads=n_threads)
     with threads(n_threads):
-        one = 0.0
+        warm = []
         for _ in range(warmup):
             t0 = timer()
             fn()
-            one = timer() - t0  # the last warm call: the first ones carry one-off costs (allocation, compilation)
+            warm.append(timer() - t0)
+    # the fastest warm call after the first (which carries one-off costs: allocation, compilation), so that
+    # one pre-empted call does not make the blocks too short
+    one = min(warm[1:] or warm) if warm else 0.0
     want = max(repeats, STABLE_REPEATS) if one * STABLE_REPEATS <= max_time / 2 else repeats
     number = max(1, math.ceil(BLOCK_TIME / one)) if one > 0 else 1
     samples: list[float] = []
