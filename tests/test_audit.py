@@ -324,9 +324,18 @@ def test_absent_library_is_simply_absent_and_listed_as_missing(monkeypatch):
     assert "runs on cuda only" in why["fla_chunk"] or why["fla_chunk"].startswith("not installed")
 
 
+def _plugin_option() -> list[str]:
+    """`-p suite.audit.pytest_plugin` when running from a source tree; nothing when the package is installed,
+    where pytest loads it itself through the pytest11 entry point (naming it again is an error)."""
+    from importlib.metadata import entry_points
+
+    installed = any(ep.name == "neurophys" for ep in entry_points(group="pytest11"))
+    return [] if installed else ["-p", "suite.audit.pytest_plugin"]
+
+
 def test_pytest_plugin_runs_the_properties_in_a_subprocess(user_module):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(user_module)]))
-    cmd = [sys.executable, "-m", "pytest", "-p", "suite.audit.pytest_plugin", "-p", "no:cacheprovider", "-q",
+    cmd = [sys.executable, "-m", "pytest", *_plugin_option(), "-p", "no:cacheprovider", "-q",
            "--neurophys-impl", "holographic.bind=usermod:bad_bind", "--neurophys-examples", "5",
            "-W", "ignore::DeprecationWarning"]
     run = subprocess.run(cmd, cwd=user_module, env=env, capture_output=True, text=True, timeout=120)
@@ -350,7 +359,7 @@ def test_pytest11_entry_point_is_declared_and_costs_nothing_without_the_option(t
         "    assert 'torch' not in sys.modules and 'suite.registry' not in sys.modules\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     # only this plugin (pytest-benchmark's and hypothesis' own are switched off: they are not under test)
-    cmd = [sys.executable, "-m", "pytest", "-p", "suite.audit.pytest_plugin", "-p", "no:cacheprovider", "-q",
+    cmd = [sys.executable, "-m", "pytest", *_plugin_option(), "-p", "no:cacheprovider", "-q",
            "-p", "no:benchmark", "-p", "no:hypothesispytest", str(tmp_path)]
     run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "1 passed" in run.stdout, run.stdout + run.stderr
