@@ -390,8 +390,9 @@ def _pair_terms(n1, n2, ab, rows, refine: float, far=None, checks=()):
     `rows(flat_index)`, which returns their float64 rows (a, b). The choice is made per pair.
 
     Whether any pair needs refining, whether any is `far(|a|, |b|)` (a mask function, or None) and the
-    caller's `checks` (device scalars: validation flags) are read in one host read. Returns the terms, the
-    far mask (None when no pair is far) and the checks' values."""
+    caller's `checks` (device scalars: validation flags) are read in one host read; when some pair needs
+    refining, gathering those pairs (`nonzero`, and the refinement's own direction test) costs up to three
+    more. Returns the terms, the far mask (None when no pair is far) and the checks' values."""
     na, nb, dn2, s2 = _gram_terms(n1, n2, ab)
     need = s2 < refine
     far_mask = None if far is None else far(na, nb)
@@ -591,7 +592,8 @@ def tangent_distance(v: torch.Tensor, w: torch.Tensor, k: float = 1.0) -> torch.
     < 1e-5 to radius 50, common rays and nearly radial pairs included; float64 inputs 1e-9 to radius 30
     for norms 0 or >= 1e-150 (below that |v|^2 underflows float64).
 
-    Cost: the Gram form with the pairs it cannot resolve refined, decided in one host read (`_pair_terms`);
+    Cost: the Gram form with the pairs it cannot resolve refined, decided in one host read (`_pair_terms`;
+    up to three more when some pairs do need refining: nearby points, common rays);
     on CUDA with `suite.hyperbolic._geometry.COMPILE_ON_CUDA = True` and Triton, one compiled branch-free
     function (`_fused_tangent`) instead, no host read unless validating (one).
 
