@@ -141,17 +141,6 @@ class Progress:
             self.bar.close()
 
 
-def failures(res) -> list[str]:
-    """Every failed step of a run: accuracy/speed rows with status failed, failed studies, broken domains,
-    installed plugin variants that could not be used."""
-    rows = [f"{r['pair']} {r['impl']} {r['device']} {r.get('size')}: {r.get('error')}"
-            for r in [*res.accuracy, *res.speed] if r.get("status") == "failed"]
-    studies = [f"{s.study.name} {s.device}: {s.error}" for s in res.studies if s.error]
-    domains = [f"suite.studies.{m}: {e}" for m, e in registry.load_errors().items()]
-    plugins = [f"plugin variant {n}: {e}" for n, e in registry.plugin_errors().items()]
-    return rows + studies + domains + plugins
-
-
 def _guarded(work: Callable[[], int]) -> int:
     """Run `work`, turning a bad argument or an unusable --out (exit 2) and Ctrl-C / SIGTERM (130 / 143)
     into one line on stderr."""
@@ -171,6 +160,7 @@ def _guarded(work: Callable[[], int]) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from suite.report import check_output, generate, load_baseline
+    from suite.report.tables import run_failures
 
     check_output(args.out)  # first: an unusable --out or --baseline fails in a second, before any loading
     load_baseline(args.baseline)
@@ -185,7 +175,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                        progress=progress, speed=not args.no_speed, baseline=args.baseline)
     finally:
         progress.close()
-    failed = failures(res)
+    failed = run_failures(res)
     limit = f"time limit {timeout:g} s per step" if timeout else "no time limit"
     print(f"report written to {args.out}/index.html ({len(res.pairs)} pairs, {len(res.studies)} study runs, "
           f"{len(failed)} failed, {limit}, {time.perf_counter() - t0:.0f} s)")

@@ -257,12 +257,10 @@ def wins_and_losses(rows: list[dict[str, Any]], ratio: str, n: int = 8) -> tuple
     return wins, losses
 
 
-def summary(res: Results) -> dict[str, Any]:
-    claims = claim_rows(res)
-    counts = {k: sum(c["verdict"] == k for c in claims)
-              for k in ("confirmed", "refuted", "qualified", "not measured", "not run on these devices")}
-    acc_wins, acc_losses = wins_and_losses(accuracy_ratios(res), "naive/fixed error")
-    speed_wins, speed_losses = wins_and_losses(speed_ratios(res), "naive/fixed time")
+def run_failures(res: Results) -> list[str]:
+    """Every step of a run that failed, one line each (the page lists them, `neurophys report` prints them and
+    exits 1): domain modules that failed to import, installed plugin variants that could not be used, failed
+    studies, failed accuracy and speed rows."""
     failures = [f"domain module suite.studies.{m} failed to import: {e}" for m, e in registry.load_errors().items()]
     failures += [f"plugin variant {n} (entry point group neurophys.variants) not used: {e}"
                  for n, e in registry.plugin_errors().items()]
@@ -270,6 +268,16 @@ def summary(res: Results) -> dict[str, Any]:
     for rows, kind in ((res.accuracy, "accuracy"), (res.speed, "speed")):
         failures += [f"{kind} {r['pair']} {r['impl']} ({r['device']}, size {r['size']}): {r.get('error')}"
                      for r in rows if r.get("status") == "failed"]
+    return failures
+
+
+def summary(res: Results) -> dict[str, Any]:
+    claims = claim_rows(res)
+    counts = {k: sum(c["verdict"] == k for c in claims)
+              for k in ("confirmed", "refuted", "qualified", "not measured", "not run on these devices")}
+    acc_wins, acc_losses = wins_and_losses(accuracy_ratios(res), "naive/fixed error")
+    speed_wins, speed_losses = wins_and_losses(speed_ratios(res), "naive/fixed time")
+    failures = run_failures(res)
     failures += [f"claim {c['claim']}: no study produced a verdict" for c in claims if c["verdict"] == "not measured"]
     disagree = [f"{c['claim']} ({', '.join(f'{d}: {k}' for d, k in c['by_device'].items())})"
                 for c in claims if c["devices_disagree"]]
